@@ -16,18 +16,20 @@ sending hits an unexpected error gets an ``internal error`` result instead of en
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from .errors import Cancelled, RowFailedError
 from .results import RowResult
 from .sender import Request
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Prepare = Callable[[Any], "Request | RowResult"]
 Send = Callable[[Request], Awaitable[RowResult]]
@@ -210,6 +212,17 @@ class _Run:
             yield self.finished.pop(index, None) or RowResult(error=CANCELLED_IN_FLIGHT)
         while await self.take() is not None:
             yield RowResult(error=CANCELLED_BEFORE_SENDING)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from synchronous code (the CLI, a KNIME node's execute)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from inside a running loop (a notebook, say): run ours in a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def deduplicating(send: Send) -> Send:

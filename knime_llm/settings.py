@@ -9,7 +9,7 @@ fix the value.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -209,3 +209,53 @@ class RunOptions:
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 4096:
             raise ConfigError(f"concurrency must be between 1 and 4096, not {self.concurrency}")
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Everything about an endpoint except the key: what the KNIME configuration port carries.
+
+    The key is named, never held: ``credential_name`` is the KNIME credentials flow variable
+    whose password is the key, read only when a node executes.
+    """
+
+    connection: Connection = field(default_factory=Connection)
+    credential_name: str = ""
+    concurrency: int = RunOptions.concurrency
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: RateLimits = field(default_factory=RateLimits)
+
+    def __post_init__(self) -> None:
+        if self.connection.api_key is not None:
+            raise ConfigError("an ApiConfig never holds the key; give the credentials name instead")
+        RunOptions(concurrency=self.concurrency)  # same bounds as a run
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict (no secret in it)."""
+        connection = {f.name: getattr(self.connection, f.name) for f in fields(Connection) if f.name != "api_key"}
+        connection["flavor"] = self.connection.flavor.value
+        connection["headers"] = [list(h) for h in self.connection.headers]
+        return {"connection": connection, "credential_name": self.credential_name,
+                "concurrency": self.concurrency, "retry": asdict(self.retry), "limits": asdict(self.limits)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ApiConfig:
+        """The inverse of :meth:`to_dict`.
+
+        Raises:
+            ConfigError: the data is not what :meth:`to_dict` writes (or a value is out of range).
+        """
+        try:
+            connection = dict(data["connection"])
+            connection["flavor"] = Flavor(connection["flavor"])
+            connection["headers"] = tuple((str(n), str(v)) for n, v in connection["headers"])
+            return cls(Connection(**connection), str(data["credential_name"]), int(data["concurrency"]),
+                       RetryPolicy(**data["retry"]), RateLimits(**data["limits"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"the OpenAI configuration is damaged ({err!r}); execute the connector again") from None
+
+    def with_key(self, key: str | None) -> Connection:
+        """The connection to use for requests, with the key read from the credentials."""
+        if not key or self.connection.flavor is Flavor.NO_AUTH:
+            return self.connection
+        return replace(self.connection, api_key=Secret(key))
