@@ -1,0 +1,419 @@
+"""Prompt tables in memory: Arrow record batches, and their cells as JSON-compatible values.
+
+Every input format is read as a stream of :class:`pyarrow.RecordBatch` es sharing one schema.
+A column whose cells are arbitrary JSON values (objects, lists, or a mix of types) is kept as a
+string column of compact JSON text and marked with the field metadata
+``{b"knime_llm.kind": b"json"}``; :func:`column_values` hands its cells out parsed again.
+
+This module does no file I/O; :mod:`knime_llm.tablefiles` reads and writes files.
+"""
+
+from __future__ import annotations
+
+import base64
+import decimal
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.types as pat
+
+#: Field metadata key that marks a string column as holding JSON text.
+JSON_KIND_KEY = b"knime_llm.kind"
+_JSON_KIND = b"json"
+
+# orjson turns integers outside [-2**63, 2**64) into floats. Such numbers have digit runs this
+# long; columns and texts that have them are parsed by the standard library, which keeps them exact.
+_LONG_DIGITS_PATTERN = r"-[0-9]{19}|[0-9]{20}"
+_HUGE = 2.0**63
+
+
+def json_field(name: str) -> pa.Field:
+    """Return a nullable string field marked as holding compact JSON text.
+
+    Args:
+        name: Column name.
+
+    Returns:
+        A ``pa.string()`` field with the JSON-kind metadata.
+    """
+    return pa.field(name, pa.string(), nullable=True, metadata={JSON_KIND_KEY: _JSON_KIND})
+
+
+def is_json_field(field: pa.Field) -> bool:
+    """Tell whether a field is a string column marked as holding JSON text."""
+    meta = field.metadata
+    return (
+        bool(meta)
+        and meta.get(JSON_KIND_KEY) == _JSON_KIND
+        and (pat.is_string(field.type) or pat.is_large_string(field.type))
+    )
+
+
+def column_kind(field: pa.Field) -> str:
+    """Classify a column for user-facing checks such as "the prompt column must hold text".
+
+    Returns:
+        One of ``"string"``, ``"integer"``, ``"number"``, ``"boolean"``, ``"json"``, ``"other"``.
+        Dictionary-encoded columns (pandas categoricals) are classified by their values.
+    """
+    if is_json_field(field):
+        return "json"
+    t = field.type
+    if pat.is_dictionary(t):
+        t = t.value_type
+    if pat.is_string(t) or pat.is_large_string(t) or _is_string_view(t):
+        return "string"
+    if pat.is_integer(t):
+        return "integer"
+    if pat.is_floating(t) or pat.is_decimal(t):
+        return "number"
+    if pat.is_boolean(t):
+        return "boolean"
+    return "other"
+
+
+def unique_names(existing: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """Choose names for appended columns that clash neither with the table nor with each other.
+
+    A clashing name gets KNIME's suffix: ``body`` becomes ``body (#1)``, then ``body (#2)`` and
+    so on; a name that already ends in ``(#n)`` counts on from ``n``. Names are case-sensitive.
+
+    Args:
+        existing: Names of the columns already in the table.
+        wanted: Names wished for the new columns, in order.
+
+    Returns:
+        One name per wanted name, in the same order.
+    """
+    taken = set(existing)
+    result: list[str] = []
+    for name in wanted:
+        chosen = name
+        if chosen in taken:
+            match = re.fullmatch(r"(.*) \(#(\d+)\)", name, flags=re.DOTALL)
+            base, n = (match.group(1), int(match.group(2)) + 1) if match else (name, 1)
+            while f"{base} (#{n})" in taken:
+                n += 1
+            chosen = f"{base} (#{n})"
+        taken.add(chosen)
+        result.append(chosen)
+    return result
+
+
+def dumps_json(value: Any) -> str:
+    """Serialize a JSON-compatible value as compact JSON text (UTF-8, no escaping of non-ASCII).
+
+    Integers beyond 64 bits, which orjson refuses, go through the standard library.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse JSON text, keeping integers of any size exact.
+
+    Raises:
+        ValueError: the text is not JSON (NaN and Infinity are refused, as JSON has no such values).
+    """
+    value = orjson.loads(text)
+    if _has_huge_float(value):  # maybe an integer orjson could not keep: parse exactly
+        return json.loads(text, parse_constant=_refuse_constant)
+    return value
+
+
+def _has_huge_float(value: Any) -> bool:
+    # A loop rather than recursion: this runs once per JSON Lines row and must stay cheap.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not -_HUGE < item < _HUGE:
+                return True
+        elif kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+    return False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def column_values(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
+    """Return the cells of one column as JSON-compatible Python values, for request bodies.
+
+    Text stays text (even when it looks like JSON or a number), integers stay exact integers,
+    floats stay floats except NaN and infinities, which become ``None`` (JSON has no such values),
+    and missing cells are ``None``. JSON-kind columns give their parsed values. Structs become dicts
+    without the fields that are null (Parquet cannot tell an absent field from a null one), lists
+    and maps become lists and dicts, temporal values ISO-8601 text, decimals a float when the float
+    prints as the same number and text otherwise, binary values base64 text; anything else its
+    ``str``.
+
+    Args:
+        batch: A record batch or table.
+        name: Column name; must occur exactly once.
+
+    Returns:
+        One value per row.
+
+    Raises:
+        KeyError: there is no column of that name.
+        ValueError: the name occurs more than once, or a JSON-kind cell is not JSON.
+    """
+    index = batch.schema.get_field_index(name)
+    if index < 0:
+        if name in batch.schema.names:
+            raise ValueError(f"column name {name!r} occurs more than once")
+        raise KeyError(f"no column named {name!r}")
+    field = batch.schema.field(index)
+    column = batch.column(index)
+    if is_json_field(field):
+        texts = _fast_list(column, field.type)
+        if pc.any(pc.match_substring_regex(column, _LONG_DIGITS_PATTERN)).as_py():
+            return [
+                None if v is None else json.loads(v, parse_constant=_refuse_constant) for v in texts
+            ]
+        loads = orjson.loads  # no integer beyond 64 bits anywhere in this column
+        return [None if v is None else loads(v) for v in texts]
+    return _values(column, field.type)
+
+
+def _values(column: pa.Array | pa.ChunkedArray, t: pa.DataType) -> list[Any]:
+    """Cells of an array of type ``t`` as JSON-compatible values."""
+    if pat.is_dictionary(t):
+        return _values(_decode(column), t.value_type)
+    if isinstance(t, pa.ExtensionType):
+        storage = (
+            pa.chunked_array([c.storage for c in column.chunks], t.storage_type)
+            if isinstance(column, pa.ChunkedArray)
+            else column.storage
+        )
+        return _values(storage, t.storage_type)
+    fast = _fast_list(column, t)
+    if fast is not None:
+        return fast
+    convert = _converter(t)
+    values = column.to_pylist()
+    if convert is None:
+        return values
+    return [None if v is None else convert(v) for v in values]
+
+
+def _fast_list(column: pa.Array | pa.ChunkedArray, t: pa.DataType) -> list[Any] | None:
+    """The common column types through numpy, which is ten times faster than ``to_pylist``.
+
+    Returns None for the types it does not handle.
+    """
+    if pat.is_null(t):
+        return [None] * len(column)
+    if pat.is_string(t) or pat.is_large_string(t) or _is_string_view(t) or pat.is_boolean(t):
+        # Object arrays hold Python str/bool and None for nulls: exactly what is wanted.
+        return column.to_numpy(zero_copy_only=False).tolist()
+    if pat.is_integer(t):
+        if column.null_count == 0:
+            return column.to_numpy().tolist()
+        values = column.fill_null(0).to_numpy().tolist()
+        for k in np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)).tolist():
+            values[k] = None
+        return values
+    if pat.is_float32(t) or pat.is_float64(t):
+        # Nulls arrive as NaN here; both they and the infinities become None.
+        array = column.to_numpy(zero_copy_only=False)
+        values = array.tolist()
+        for k in np.flatnonzero(~np.isfinite(array)).tolist():
+            values[k] = None
+        return values
+    return None
+
+
+def _is_string_view(t: pa.DataType) -> bool:
+    check = getattr(pat, "is_string_view", None)
+    return bool(check and check(t))
+
+
+def _decode(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    if isinstance(column, pa.ChunkedArray):
+        return pa.chunked_array(
+            [c.dictionary_decode() for c in column.chunks], column.type.value_type
+        )
+    return column.dictionary_decode()
+
+
+def _converter(t: pa.DataType) -> Callable[[Any], Any] | None:
+    """A function turning one non-null ``to_pylist`` value of type ``t`` into a JSON value.
+
+    None means the value is JSON-compatible as it is.
+    """
+    if (
+        pat.is_string(t)
+        or pat.is_large_string(t)
+        or _is_string_view(t)
+        or pat.is_integer(t)
+        or pat.is_boolean(t)
+        or pat.is_null(t)
+    ):
+        return None
+    if pat.is_floating(t):
+        return _finite_float
+    if pat.is_dictionary(t):
+        return _converter(t.value_type)
+    if isinstance(t, pa.ExtensionType):
+        return _converter(t.storage_type)
+    if pat.is_struct(t):
+        fields = {t.field(i).name: _converter(t.field(i).type) for i in range(t.num_fields)}
+        return lambda v: _struct_value(v, fields)
+    if pat.is_map(t):
+        key, item = _converter(t.key_type), _converter(t.item_type)
+        return lambda v: {_json_key(k, key): _apply(item, x) for k, x in v}
+    if pat.is_list(t) or pat.is_large_list(t) or pat.is_fixed_size_list(t) or _is_list_view(t):
+        item = _converter(t.value_type)
+        if item is None:
+            return None
+        return lambda v: [_apply(item, x) for x in v]
+    if pat.is_timestamp(t) or pat.is_date(t) or pat.is_time(t):
+        return lambda v: v.isoformat()
+    if pat.is_decimal(t):
+        return _decimal_value
+    if pat.is_binary(t) or pat.is_large_binary(t) or pat.is_fixed_size_binary(t):
+        return lambda v: base64.b64encode(v).decode("ascii")
+    return str
+
+
+def _is_list_view(t: pa.DataType) -> bool:
+    check = getattr(pat, "is_list_view", None)
+    large = getattr(pat, "is_large_list_view", None)
+    return bool((check and check(t)) or (large and large(t)))
+
+
+def _apply(convert: Callable[[Any], Any] | None, value: Any) -> Any:
+    if value is None or convert is None:
+        return value
+    return convert(value)
+
+
+def _finite_float(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _struct_value(value: dict[str, Any], fields: dict[str, Callable[[Any], Any] | None]) -> dict:
+    # Null fields are left out: `{"name": null}` would fail schemas that expect a string if present.
+    out = {}
+    for key, item in value.items():
+        if item is not None:
+            item = _apply(fields.get(key), item)
+            if item is not None:
+                out[key] = item
+    return out
+
+
+def _json_key(key: Any, convert: Callable[[Any], Any] | None) -> str:
+    key = _apply(convert, key)
+    return key if isinstance(key, str) else dumps_json(key)
+
+
+def _decimal_value(value: decimal.Decimal) -> float | str:
+    # A float is given when it prints as the same number (12.50 -> 12.5, 0.1 -> 0.1); decimals
+    # beyond double precision stay exact as text.
+    as_float = float(value)
+    if math.isfinite(as_float) and decimal.Decimal(repr(as_float)) == value:
+        return as_float
+    return str(value)
+
+
+def rechunk(
+    batches: Iterable[pa.RecordBatch], chunk_rows: int, schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
+    """Cut and join batches into ones of exactly ``chunk_rows`` rows (the last may be shorter).
+
+    Args:
+        batches: Batches with the column names and types of ``schema``.
+        chunk_rows: Rows per batch.
+        schema: The schema given to every batch (with its metadata).
+    """
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        offset = 0
+        while offset < batch.num_rows:
+            take = min(chunk_rows - count, batch.num_rows - offset)
+            pending.append(batch.slice(offset, take))
+            count += take
+            offset += take
+            if count == chunk_rows:
+                yield _join(pending, schema)
+                pending, count = [], 0
+    if count:
+        yield _join(pending, schema)
+
+
+def _join(parts: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+    if len(parts) == 1:
+        return pa.RecordBatch.from_arrays(parts[0].columns, schema=schema)
+    table = pa.Table.from_batches(parts).combine_chunks()
+    columns = [table.column(i).chunk(0) for i in range(table.num_columns)]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EXACT_AS_DOUBLE = 2**53
+_KIND_NAMES = {str: "str", bool: "bool", int: "int", float: "float"}
+
+
+class JsonColumnTypes:
+    """Decides the column types of a stream of JSON objects (JSON Lines rows) over all of them.
+
+    Column order is the order of first appearance. All text makes a string column, all integers
+    int64, integers and floats float64 (only when every integer is exact as a double), all
+    booleans boolean, no value at all (only nulls) text; any other mix, objects, lists or integers
+    beyond 64 bits make a JSON-kind column, so that no value changes.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[Any]] = {}
+
+    def add(self, obj: dict[str, Any]) -> None:
+        """Take note of the types of one object's values."""
+        # Runs once per row: Python types as kinds keep it to a set insertion per value.
+        seen = self._seen
+        for key, value in obj.items():
+            kinds = seen.get(key)
+            if kinds is None:
+                kinds = seen[key] = set()
+            kind: Any = type(value)
+            if kind is int and not -_EXACT_AS_DOUBLE <= value <= _EXACT_AS_DOUBLE:
+                kind = "bigint" if _INT64_MIN <= value <= _INT64_MAX else "json"
+            kinds.add(kind)
+
+    def fields(self) -> list[pa.Field]:
+        """One field per key seen, in order of first appearance."""
+        return [self._field(name, kinds) for name, kinds in self._seen.items()]
+
+    @staticmethod
+    def _field(name: str, seen: set[Any]) -> pa.Field:
+        kinds = {
+            kind if isinstance(kind, str) else _KIND_NAMES.get(kind, "json")
+            for kind in seen
+            if kind is not type(None)
+        }
+        if not kinds or kinds == {"str"}:
+            return pa.field(name, pa.string())
+        if kinds == {"bool"}:
+            return pa.field(name, pa.bool_())
+        if kinds <= {"int", "bigint"}:
+            return pa.field(name, pa.int64())
+        if kinds <= {"int", "float"}:
+            return pa.field(name, pa.float64())
+        return json_field(name)
