@@ -1,0 +1,89 @@
+"""The extension as KNIME loads it: knime.yml, the extension module, icons, node descriptions."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import knime_harness  # noqa: F401  (first: installs KNIME's backends for the real package)
+
+import knime.extension as knext  # noqa: E402
+import knime.extension.nodes as knext_nodes  # noqa: E402
+import knime.extension.parameter as knext_parameter  # noqa: E402
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[2]
+NODES = {"OpenAI Connector", "Create Chat Completion", "Create Completion"}
+
+
+def knime_yml() -> dict:
+    return yaml.safe_load((ROOT / "knime.yml").read_text())
+
+
+def test_knime_yml_has_what_kNIME_requires() -> None:
+    data = knime_yml()
+    for key in ("name", "group_id", "version", "author", "vendor", "description", "long_description",
+                "license_file", "extension_module", "pixi_toml_path", "feature_dependencies"):
+        assert data.get(key), f"knime.yml lacks {key}"
+    assert (ROOT / data["license_file"]).is_file() and (ROOT / data["pixi_toml_path"]).is_file()
+    assert data["version"].count(".") == 2
+    assert any(dep.startswith("org.knime.features.core 5.5") for dep in data["feature_dependencies"])
+
+
+def test_the_extension_module_imports_the_way_knime_imports_it() -> None:
+    # KNIME puts the folder holding the module on sys.path and imports the module by name.
+    module = knime_yml()["extension_module"]
+    folder = ROOT / Path(module).parent
+    double = ROOT / "tests" / "knime_double"
+    code = ("import sys, importlib; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
+            "from tests import knime_harness; importlib.import_module(sys.argv[3]); "
+            "import knime.extension.nodes as n; print(sorted(x.name for x in n._nodes.values()))")
+    result = subprocess.run([sys.executable, "-c", code, str(folder), str(double), Path(module).name],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert set(eval(result.stdout)) >= NODES  # noqa: S307 - our own printed list
+
+
+def registered() -> list:
+    import knime_llm_extension  # noqa: F401
+    return [n for n in knext_nodes._nodes.values() if n.name in NODES]
+
+
+def test_every_node_has_a_16px_icon_and_our_category() -> None:
+    nodes = registered()
+    assert {n.name for n in nodes} == NODES
+    for node in nodes:
+        icon = ROOT / node.icon_path
+        header = icon.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", header[16:24]) == (16, 16), icon
+        assert node.category == "/community/knime_llm"
+    assert (ROOT / "icons" / "category.png").is_file()
+
+
+def test_every_node_and_parameter_is_described() -> None:
+    for node in registered():
+        instance = node.node_factory()
+        doc = type(instance).__doc__ or ""
+        short, _, full = doc.strip().partition("\n")
+        assert short and full.strip(), f"{node.name} needs a short and a full description"
+        descriptions = knext_parameter.extract_parameter_descriptions(instance)
+        params = [p for tab in descriptions[0] for p in tab.get("options", [])] if descriptions[1] else descriptions[0]
+        assert params and all(p["description"].strip() for p in params), node.name
+        for port in instance.input_ports + instance.output_ports:
+            assert port.description.strip()
+
+
+def test_the_configuration_port_type_is_shared_by_all_nodes() -> None:
+    from knime_llm.nodes.ports import CONFIG_PORT
+
+    nodes = {n.name: n.node_factory() for n in registered()}
+    assert nodes["OpenAI Connector"].output_ports[0].type == CONFIG_PORT
+    for name in ("Create Chat Completion", "Create Completion"):
+        ports = nodes[name]
+        assert ports.input_ports[0].type == CONFIG_PORT and ports.output_ports[1].type == CONFIG_PORT
+        assert ports.input_ports[1].type == knext.PortType.TABLE and ports.input_ports[1].optional
