@@ -93,7 +93,7 @@ class _Run:
         self.rows: Sequence[Any] = ()
         self.pos = 0
         self.exhausted = False
-        self.refill = asyncio.Lock()
+        self.fetch: asyncio.Future[Sequence[Any] | None] | None = None
         self.taken = 0  # index of the next row to hand out
         self.head = 0  # index of the next row to yield
         self.finished: dict[int, RowResult] = {}
@@ -107,18 +107,27 @@ class _Run:
         self.last_progress = 0.0
 
     async def take(self) -> tuple[int, Any] | None:
-        while self.pos >= len(self.rows):
+        while True:
+            if self.pos < len(self.rows):
+                if self.taken - self.head < self.max_ahead:
+                    break
+                self.advanced.clear()
+                await self.advanced.wait()
+                continue
             if self.exhausted:
                 return None
-            async with self.refill:
-                if self.pos < len(self.rows) or self.exhausted:
-                    continue  # another worker refilled (or ended) while we waited for the lock
-                try:
-                    self.rows = await self.chunks.__anext__()
-                except StopAsyncIteration:
+            if self.fetch is None:
+                self.fetch = asyncio.ensure_future(_next_chunk(self.chunks))
+            fetch = self.fetch
+            # Shielded: a worker cancelled while it waits must not cancel the read itself, or the
+            # source would be closed and the rows after it lost for a draining cancel.
+            rows = await asyncio.shield(fetch)
+            if self.fetch is fetch:  # the first waiter to wake installs the chunk
+                self.fetch = None
+                if rows is None:
                     self.exhausted = True
-                    return None
-                self.pos = 0
+                else:
+                    self.rows, self.pos = rows, 0
         row = self.rows[self.pos]
         self.pos += 1
         index = self.taken
@@ -128,9 +137,6 @@ class _Run:
     async def worker(self) -> None:
         try:
             while not self.cancel_requested and self.failure is None:
-                while self.taken - self.head >= self.max_ahead:
-                    self.advanced.clear()
-                    await self.advanced.wait()
                 item = await self.take()
                 if item is None:
                     return
@@ -205,13 +211,24 @@ class _Run:
             for task in workers + ([watcher] if watcher else []):
                 task.cancel()
             await asyncio.gather(*workers, *([watcher] if watcher else []), return_exceptions=True)
+            if self.fetch is not None and not (self.cancel_requested and drain_on_cancel):
+                self.fetch.cancel()
         # Cancelled: stop at once, or hand back one result for every row (done or not).
         if not drain_on_cancel:
             raise Cancelled(f"cancelled after {self.done} of {self.total or self.taken} rows")
         for index in range(self.head, self.taken):
             yield self.finished.pop(index, None) or RowResult(error=CANCELLED_IN_FLIGHT)
+        self.head = self.taken
         while await self.take() is not None:
+            self.head = self.taken  # nothing is in flight any more: the look-ahead bound is moot
             yield RowResult(error=CANCELLED_BEFORE_SENDING)
+
+
+async def _next_chunk(chunks: AsyncIterator[Sequence[Any]]) -> Sequence[Any] | None:
+    try:
+        return await chunks.__anext__()
+    except StopAsyncIteration:
+        return None
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

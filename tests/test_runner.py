@@ -173,3 +173,20 @@ def test_dedupe_sends_identical_bodies_once() -> None:
 
 def test_an_empty_input_yields_nothing() -> None:
     assert asyncio.run(collect([], Recorder())) == []
+
+
+def test_cancel_while_the_next_chunk_is_being_read_still_drains_every_row() -> None:
+    async def slow_chunks() -> AsyncIterator[Sequence[object]]:
+        for start in range(0, 30, 3):
+            await asyncio.sleep(0.03)  # reading the next chunk takes a while
+            yield list(range(start, start + 3))
+
+    async def scenario() -> list[RowResult]:
+        flag = {"cancel": False}
+        asyncio.get_running_loop().call_later(0.1, flag.update, {"cancel": True})
+        return [r async for r in run_rows(slow_chunks(), as_request, Recorder(), concurrency=2, max_ahead=4,
+                                          cancelled=lambda: flag["cancel"], drain_on_cancel=True)]
+
+    results = asyncio.run(scenario())
+    assert len(results) == 30
+    assert results[0].ok and results[-1].error == CANCELLED_BEFORE_SENDING
