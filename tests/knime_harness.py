@@ -350,7 +350,10 @@ class _ArrowSource:
         return max(1, -(-self.num_rows // self._size))
 
     def __getitem__(self, index: int) -> Any:
-        return self._table.slice(index * self._size, self._size).combine_chunks().to_batches()[0]
+        import pyarrow as pa
+
+        part = self._table.slice(index * self._size, self._size).combine_chunks()
+        return part.to_batches()[0] if part.num_rows else pa.RecordBatch.from_pylist([], schema=part.schema)
 
     def to_arrow_table(self, num_rows: Optional[int] = None) -> Any:
         return self._table

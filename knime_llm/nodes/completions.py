@@ -63,6 +63,8 @@ class _RequestNode:
         except RowFailedError as err:
             raise knext.WorkflowExecutionError(f"{err} (turn off 'Fail on the first failed row' to keep "
                                                "going and get the error per row)") from None
+        if table is not None and output.num_batches == 0:  # an empty table still gets every column
+            write(pa.RecordBatch.from_pylist([], schema=job.output_schema(table.to_pyarrow().schema)))
         _report(ctx, summary)
         return output, config
 

@@ -118,6 +118,16 @@ def test_execute_sends_one_request_per_row_and_keeps_rowids(caplog: pytest.LogCa
     assert KEY not in everything
 
 
+def test_an_empty_table_gives_an_empty_table_with_every_column() -> None:
+    node = chat(settings__result_format="STRUCTURED")
+    empty = PROMPTS.iloc[0:0]
+    table_spec, _ = kh.run_configure(node, config().spec, schema_of(empty), ctx=kh.make_config_context(CREDS))
+    with FakeAPI() as api:
+        out, _ = kh.run_execute(node, kh.make_exec_context(CREDS), config(api.url), empty)
+        assert api.seen == []
+    assert out.num_rows == 0 and out.column_names == table_spec.column_names
+
+
 def test_invalid_bodies_are_not_sent_in_strict_mode() -> None:
     node = chat(body__mode="TEMPLATE", body__template='{"model": "m", "messages": [{"role": "{{question}}", '
                                                       '"content": "x"}]}')

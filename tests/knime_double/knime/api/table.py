@@ -207,6 +207,8 @@ class _SourceTable(_ArrowTable):
 
     def batches(self) -> Iterator[Table]:
         # KNIME's batches wrap a pyarrow.RecordBatch, so their to_pyarrow() returns a RecordBatch.
+        import pyarrow as pa
+
         for i in range(self.num_batches):
             part = self._data.slice(i * self._batch_size, self._batch_size)
             yield _ArrowTable(part.combine_chunks().to_batches()[0] if part.num_rows
