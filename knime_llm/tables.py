@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import decimal
-import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,14 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
 
+from .jsonvalues import LONG_DIGITS_PATTERN, dumps_json, loads_json_exact
+
 #: Field metadata key that marks a string column as holding JSON text.
 JSON_KIND_KEY = b"knime_llm.kind"
 _JSON_KIND = b"json"
-
-# orjson turns integers outside [-2**63, 2**64) into floats. Such numbers have digit runs this
-# long; columns and texts that have them are parsed by the standard library, which keeps them exact.
-_LONG_DIGITS_PATTERN = r"-[0-9]{19}|[0-9]{20}"
-_HUGE = 2.0**63
 
 
 def json_field(name: str) -> pa.Field:
@@ -54,29 +50,6 @@ def is_json_field(field: pa.Field) -> bool:
         and meta.get(JSON_KIND_KEY) == _JSON_KIND
         and (pat.is_string(field.type) or pat.is_large_string(field.type))
     )
-
-
-def column_kind(field: pa.Field) -> str:
-    """Classify a column for user-facing checks such as "the prompt column must hold text".
-
-    Returns:
-        One of ``"string"``, ``"integer"``, ``"number"``, ``"boolean"``, ``"json"``, ``"other"``.
-        Dictionary-encoded columns (pandas categoricals) are classified by their values.
-    """
-    if is_json_field(field):
-        return "json"
-    t = field.type
-    if pat.is_dictionary(t):
-        t = t.value_type
-    if pat.is_string(t) or pat.is_large_string(t) or _is_string_view(t):
-        return "string"
-    if pat.is_integer(t):
-        return "integer"
-    if pat.is_floating(t) or pat.is_decimal(t):
-        return "number"
-    if pat.is_boolean(t):
-        return "boolean"
-    return "other"
 
 
 def unique_names(existing: Sequence[str], wanted: Sequence[str]) -> list[str]:
@@ -105,49 +78,6 @@ def unique_names(existing: Sequence[str], wanted: Sequence[str]) -> list[str]:
         taken.add(chosen)
         result.append(chosen)
     return result
-
-
-def dumps_json(value: Any) -> str:
-    """Serialize a JSON-compatible value as compact JSON text (UTF-8, no escaping of non-ASCII).
-
-    Integers beyond 64 bits, which orjson refuses, go through the standard library.
-    """
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def loads_json(text: str | bytes) -> Any:
-    """Parse JSON text, keeping integers of any size exact.
-
-    Raises:
-        ValueError: the text is not JSON (NaN and Infinity are refused, as JSON has no such values).
-    """
-    value = orjson.loads(text)
-    if _has_huge_float(value):  # maybe an integer orjson could not keep: parse exactly
-        return json.loads(text, parse_constant=_refuse_constant)
-    return value
-
-
-def _has_huge_float(value: Any) -> bool:
-    # A loop rather than recursion: this runs once per JSON Lines row and must stay cheap.
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is float:
-            if not -_HUGE < item < _HUGE:
-                return True
-        elif kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-    return False
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def column_values(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
@@ -181,10 +111,8 @@ def column_values(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
     column = batch.column(index)
     if is_json_field(field):
         texts = _fast_list(column, field.type)
-        if pc.any(pc.match_substring_regex(column, _LONG_DIGITS_PATTERN)).as_py():
-            return [
-                None if v is None else json.loads(v, parse_constant=_refuse_constant) for v in texts
-            ]
+        if pc.any(pc.match_substring_regex(column, LONG_DIGITS_PATTERN)).as_py():
+            return [None if v is None else loads_json_exact(v) for v in texts]
         loads = orjson.loads  # no integer beyond 64 bits anywhere in this column
         return [None if v is None else loads(v) for v in texts]
     return _values(column, field.type)
@@ -331,89 +259,3 @@ def _decimal_value(value: decimal.Decimal) -> float | str:
     if math.isfinite(as_float) and decimal.Decimal(repr(as_float)) == value:
         return as_float
     return str(value)
-
-
-def rechunk(
-    batches: Iterable[pa.RecordBatch], chunk_rows: int, schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    """Cut and join batches into ones of exactly ``chunk_rows`` rows (the last may be shorter).
-
-    Args:
-        batches: Batches with the column names and types of ``schema``.
-        chunk_rows: Rows per batch.
-        schema: The schema given to every batch (with its metadata).
-    """
-    pending: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        offset = 0
-        while offset < batch.num_rows:
-            take = min(chunk_rows - count, batch.num_rows - offset)
-            pending.append(batch.slice(offset, take))
-            count += take
-            offset += take
-            if count == chunk_rows:
-                yield _join(pending, schema)
-                pending, count = [], 0
-    if count:
-        yield _join(pending, schema)
-
-
-def _join(parts: list[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
-    if len(parts) == 1:
-        return pa.RecordBatch.from_arrays(parts[0].columns, schema=schema)
-    table = pa.Table.from_batches(parts).combine_chunks()
-    columns = [table.column(i).chunk(0) for i in range(table.num_columns)]
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_EXACT_AS_DOUBLE = 2**53
-_KIND_NAMES = {str: "str", bool: "bool", int: "int", float: "float"}
-
-
-class JsonColumnTypes:
-    """Decides the column types of a stream of JSON objects (JSON Lines rows) over all of them.
-
-    Column order is the order of first appearance. All text makes a string column, all integers
-    int64, integers and floats float64 (only when every integer is exact as a double), all
-    booleans boolean, no value at all (only nulls) text; any other mix, objects, lists or integers
-    beyond 64 bits make a JSON-kind column, so that no value changes.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[str, set[Any]] = {}
-
-    def add(self, obj: dict[str, Any]) -> None:
-        """Take note of the types of one object's values."""
-        # Runs once per row: Python types as kinds keep it to a set insertion per value.
-        seen = self._seen
-        for key, value in obj.items():
-            kinds = seen.get(key)
-            if kinds is None:
-                kinds = seen[key] = set()
-            kind: Any = type(value)
-            if kind is int and not -_EXACT_AS_DOUBLE <= value <= _EXACT_AS_DOUBLE:
-                kind = "bigint" if _INT64_MIN <= value <= _INT64_MAX else "json"
-            kinds.add(kind)
-
-    def fields(self) -> list[pa.Field]:
-        """One field per key seen, in order of first appearance."""
-        return [self._field(name, kinds) for name, kinds in self._seen.items()]
-
-    @staticmethod
-    def _field(name: str, seen: set[Any]) -> pa.Field:
-        kinds = {
-            kind if isinstance(kind, str) else _KIND_NAMES.get(kind, "json")
-            for kind in seen
-            if kind is not type(None)
-        }
-        if not kinds or kinds == {"str"}:
-            return pa.field(name, pa.string())
-        if kinds == {"bool"}:
-            return pa.field(name, pa.bool_())
-        if kinds <= {"int", "bigint"}:
-            return pa.field(name, pa.int64())
-        if kinds <= {"int", "float"}:
-            return pa.field(name, pa.float64())
-        return json_field(name)

@@ -21,7 +21,7 @@ from referencing.exceptions import Unresolvable  # jsonschema's own dependency
 from .errors import ConfigError, SchemaError
 from .schema_errors import describe
 from .settings import Endpoint
-from .spec import load_document, schema_from_document
+from .schema_documents import load_document, schema_from_document
 
 try:
     import jsonschema_rs as _rs

@@ -1,4 +1,4 @@
-"""Tables in memory: cells as JSON values for request bodies, column names, kinds, batching."""
+"""Tables in memory: cells as JSON values for request bodies, column names and kinds."""
 
 from __future__ import annotations
 
@@ -11,12 +11,9 @@ import pytest
 
 from knime_llm.tables import (
     JSON_KIND_KEY,
-    JsonColumnTypes,
-    column_kind,
     column_values,
     is_json_field,
     json_field,
-    rechunk,
     unique_names,
 )
 
@@ -101,7 +98,6 @@ def test_works_on_tables_with_several_chunks() -> None:
 def test_dictionary_columns_give_their_values() -> None:
     array = pa.array(["a", "b", None, "a"]).dictionary_encode()
     assert values(array) == ["a", "b", None, "a"]
-    assert column_kind(pa.field("c", array.type)) == "string"
 
 
 def test_unknown_or_ambiguous_column_name() -> None:
@@ -192,91 +188,6 @@ def test_unique_names_knime_style() -> None:
     assert unique_names(["body (#1)"], ["body (#1)"]) == ["body (#2)"]
     # Case matters, as in KNIME.
     assert unique_names(["Body"], ["body"]) == ["body"]
-
-
-def test_column_kind() -> None:
-    assert column_kind(pa.field("a", pa.string())) == "string"
-    assert column_kind(pa.field("a", pa.large_string())) == "string"
-    assert column_kind(json_field("a")) == "json"
-    assert column_kind(pa.field("a", pa.int32())) == "integer"
-    assert column_kind(pa.field("a", pa.uint64())) == "integer"
-    assert column_kind(pa.field("a", pa.float64())) == "number"
-    assert column_kind(pa.field("a", pa.decimal128(5, 2))) == "number"
-    assert column_kind(pa.field("a", pa.bool_())) == "boolean"
-    assert column_kind(pa.field("a", pa.timestamp("s"))) == "other"
-    assert column_kind(pa.field("a", pa.list_(pa.string()))) == "other"
-
-
-def test_json_column_types_over_all_rows() -> None:
-    columns = JsonColumnTypes()
-    rows = [
-        {
-            "text": "a",
-            "n": 1,
-            "x": 1,
-            "flag": True,
-            "mix": "s",
-            "big": 2**60,
-            "huge": 1,
-            "none": None,
-            "nested": {"k": 1},
-            "bools": True,
-        },
-        {
-            "text": "b",
-            "n": 2**60,
-            "x": 1.5,
-            "flag": None,
-            "mix": 2,
-            "big": 0.5,
-            "huge": 2**64,
-            "none": None,
-            "nested": [1],
-            "bools": 1,
-        },
-        {"late": "z"},
-    ]
-    for row in rows:
-        columns.add(row)
-    fields = {f.name: f for f in columns.fields()}
-    assert list(fields) == [
-        "text",
-        "n",
-        "x",
-        "flag",
-        "mix",
-        "big",
-        "huge",
-        "none",
-        "nested",
-        "bools",
-        "late",
-    ]
-    assert fields["text"].type == pa.string()
-    assert fields["n"].type == pa.int64()
-    assert fields["x"].type == pa.float64()
-    assert fields["flag"].type == pa.bool_()
-    assert fields["none"].type == pa.string() and not is_json_field(fields["none"])
-    # Mixed types, 2**60 next to a float (not exact as a double), beyond 64 bits, containers,
-    # and True next to 1 keep their values in JSON-kind columns.
-    for name in ("mix", "big", "huge", "nested", "bools"):
-        assert is_json_field(fields[name]), name
-
-
-# --- rechunk ---------------------------------------------------------------------------------
-
-
-def test_rechunk_cuts_and_joins_to_the_wanted_size() -> None:
-    schema = pa.schema([pa.field("n", pa.int64(), metadata={b"k": b"v"})])
-    parts = [
-        pa.record_batch({"n": list(range(start, start + size))})
-        for start, size in ((0, 3), (3, 10), (13, 1), (14, 6))
-    ]
-    out = list(rechunk(parts, 4, schema))
-    assert [b.num_rows for b in out] == [4, 4, 4, 4, 4]
-    assert all(b.schema.equals(schema, check_metadata=True) for b in out)
-    assert [v for b in out for v in b.column(0).to_pylist()] == list(range(20))
-    assert list(rechunk([], 4, schema)) == []
 
 
 def test_float_nan_fix_does_not_touch_finite_values() -> None:

@@ -8,7 +8,7 @@ purpose for a quick local run.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -26,18 +26,17 @@ SKIP_ENV = "KNIME_LLM_SKIP_SERVERS"
 SKIP_REASON = f"{SKIP_ENV}=1: integration tests with real servers skipped on request"
 
 
-def _load_servers() -> ModuleType:
-    # tools/ is not a package (the Makefile runs servers.py as a script), so load it by path.
-    spec = importlib.util.spec_from_file_location("knime_llm_tools_servers",
-                                                  ROOT / "tools" / "servers.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up here
-    spec.loader.exec_module(module)
-    return module
+def _load_server_launch() -> ModuleType:
+    # tools/ is not a package (the Makefile runs servers.py as a script): its modules import each
+    # other by plain name, as from a script's own folder, so that folder goes on sys.path. At the
+    # end, so that it shadows nothing.
+    tools = str(ROOT / "tools")
+    if tools not in sys.path:
+        sys.path.append(tools)
+    return importlib.import_module("server_launch")
 
 
-servers = _load_servers()
+server_launch = _load_server_launch()
 
 
 def _skip_requested() -> bool:
@@ -60,9 +59,9 @@ def _serve(start, make_target: str) -> Iterator[str]:
     problem = None
     try:
         server = start()
-    except servers.ServerUnavailable as err:
+    except server_launch.ServerUnavailable as err:
         problem = f"{err} (`make test` installs it; set {SKIP_ENV}=1 to skip these tests)"
-    except servers.ServerError as err:
+    except server_launch.ServerError as err:
         problem = f"{err}\n(if the installation is broken: `make {make_target}`)"
     if problem is not None:
         # Outside the `except`: a plain message, without an exception chain around it.
@@ -79,12 +78,12 @@ def prism_url() -> Iterator[str]:
 
     Send any ``Authorization: Bearer ...`` header: Prism answers 401 without one.
     """
-    yield from _serve(lambda: servers.start_prism(SPEC, state_dir=STATE_DIR, owner=os.getpid()),
-                      "prism")
+    yield from _serve(
+        lambda: server_launch.start_prism(SPEC, state_dir=STATE_DIR, owner=os.getpid()), "prism")
 
 
 @pytest.fixture(scope="session")
 def llama_url() -> Iterator[str]:
     """Base URL (ending in ``/v1``) of llama-cpp-python serving SmolLM2-135M as ``smollm2``."""
-    yield from _serve(lambda: servers.start_llama(state_dir=STATE_DIR, owner=os.getpid()),
+    yield from _serve(lambda: server_launch.start_llama(state_dir=STATE_DIR, owner=os.getpid()),
                       "llama")
