@@ -188,3 +188,17 @@ def test_ctrl_c_stops_sending_and_still_writes_one_row_per_input_row(tmp_path: P
 def test_the_console_script_runs(tmp_path: Path) -> None:
     result = subprocess.run([Path(sys.executable).parent / "knime-llm", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("knime-llm ")
+
+
+def test_a_custom_schema_file_replaces_the_official_one(api: FakeAPI, tmp_path: Path) -> None:
+    schema = write(tmp_path / "local.schema.json", json.dumps({
+        "type": "object", "required": ["model", "messages", "repetition_penalty"],
+        "properties": {"repetition_penalty": {"type": "number", "minimum": 1}}}))
+    source = write(tmp_path / "in.jsonl", '{"b": {"model": "m", "messages": [], "repetition_penalty": 1.1}}\n'
+                                          '{"b": {"model": "m", "messages": [], "repetition_penalty": 0.5}}\n')
+    assert main(["chat", str(source), str(tmp_path / "out.csv"), "--base-url", api.url, "--body-column", "b",
+                 "--schema", str(schema)]) == 0
+    out = read_csv_rows(tmp_path / "out.csv")
+    assert out[0]["status"] == "200"  # empty messages pass: the user's schema is used, not OpenAI's
+    assert out[1]["error"] == "validation: repetition_penalty: 0.5 is less than the minimum of 1"
+    assert len(api.seen) == 1

@@ -125,3 +125,18 @@ def test_check_job_validates_without_sending() -> None:
     out = pa.Table.from_batches(written, schema=check_schema(batches[0].schema))
     assert out.column("valid").to_pylist() == [True, True, False]
     assert problems[0][0] == 2 and problems[0][1].startswith("validation: messages[0].role")
+
+
+def test_slow_and_fast_rows_under_concurrency_keep_their_order() -> None:
+    def varied(seen: Seen) -> Reply:
+        index = int(seen.body["messages"][0]["content"][1:])
+        body = {**CHAT_OK, "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": f"a{index}"}}]}
+        return Reply(body=body, delay=0.15 if index % 5 == 0 else 0.0)
+
+    with FakeAPI() as api:
+        api.handler = varied
+        # Every fifth row answers late, so rows behind it finish first; the output order holds.
+        out, _ = run(job_for(api, concurrency=8, result_format=ResultFormat.STRUCTURED), table(30))
+    assert out.column("content").to_pylist() == [f"a{i}" for i in range(30)]
+    assert out.column("id").to_pylist() == list(range(30))

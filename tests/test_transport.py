@@ -10,7 +10,8 @@ import pytest
 
 from knime_llm.errors import ConfigError
 from knime_llm.settings import Connection, Flavor, Secret
-from knime_llm.transport import Reply, Transport, TransportFailure, endpoint_url, request_headers
+from knime_llm.transport import (Reply, Transport, TransportFailure, endpoint_url, environment_proxy,
+                                 request_headers)
 from tests.fakeapi import FakeAPI
 from tests.fakeapi import Reply as Scripted
 
@@ -144,3 +145,13 @@ def test_a_stream_request_answered_with_plain_json_is_read_as_json() -> None:
     with FakeAPI() as api:  # Prism answers stream: true with a JSON body
         reply = post(Connection(base_url=api.url), stream=True)
     assert json.loads(reply.text)["object"] == "chat.completion"
+
+
+def test_the_proxy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeAPI() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", "bypassed.example")
+        reply = post(Connection(base_url="http://api.example.invalid/v1", flavor=Flavor.NO_AUTH))
+        assert reply.status == 200 and proxy.seen[0].headers["Host"] == "api.example.invalid"
+        assert environment_proxy("http://bypassed.example/v1/x") is None
+        assert environment_proxy("http://api.example.invalid/v1/x") == f"http://127.0.0.1:{proxy.port}"
