@@ -4,4 +4,4 @@ KNIME puts the folder holding this file (the repository root) on ``sys.path`` an
 name, so ``knime_llm`` imports as a regular package from here.
 """
 
-from knime_llm.nodes import connector, completions  # noqa: F401  (registers the nodes)
+from knime_llm.nodes import completions, connector  # noqa: F401  (registers the nodes)

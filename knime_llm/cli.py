@@ -28,8 +28,19 @@ from . import __version__
 from .bodies import SimpleBody, column_body, simple_body, template_body
 from .errors import ConfigError, KnimeLlmError
 from .job import Job, check_job, check_schema, make_validator, run_job
-from .settings import (DEFAULT_BASE_URL, Connection, Endpoint, Flavor, RateLimits, ResultFormat,
-                       RetryPolicy, RunOptions, Secret, Validation, parse_header)
+from .settings import (
+    DEFAULT_BASE_URL,
+    Connection,
+    Endpoint,
+    Flavor,
+    RateLimits,
+    ResultFormat,
+    RetryPolicy,
+    RunOptions,
+    Secret,
+    Validation,
+    parse_header,
+)
 from .tablefiles import open_input, open_output
 from .templates import Template
 

@@ -19,9 +19,9 @@ from typing import Any, Literal
 from referencing.exceptions import Unresolvable  # jsonschema's own dependency
 
 from .errors import ConfigError, SchemaError
+from .schema_documents import load_document, schema_from_document
 from .schema_errors import describe
 from .settings import Endpoint
-from .schema_documents import load_document, schema_from_document
 
 try:
     import jsonschema_rs as _rs

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from knime_llm.cli import main
-from tests.fakeapi import FakeAPI, Reply, Seen
+from tests.fakeapi import FakeAPI, Reply
 
 KEY = "sk-cli-secret-0123456789abcdefghij"
 TEMPLATE = '{"model": "m", "temperature": "{{t}}", "messages": [{"role": "user", "content": "{{prompt}}"}]}'

@@ -8,8 +8,16 @@ import knime.extension as knext
 
 from ..errors import ConfigError
 from ..models import list_models
-from ..settings import (DEFAULT_BASE_URL, ApiConfig, Connection, Flavor, RateLimits, RetryPolicy, RunOptions,
-                        parse_header)
+from ..settings import (
+    DEFAULT_BASE_URL,
+    ApiConfig,
+    Connection,
+    Flavor,
+    RateLimits,
+    RetryPolicy,
+    RunOptions,
+    parse_header,
+)
 from . import CATEGORY
 from .ports import CONFIG_PORT, OpenAIConfigObject, OpenAIConfigSpec, check_credentials, config_error
 
