@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from . import __version__
 from .bodies import SimpleBody, column_body, simple_body, template_body
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (also used as the console script)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    # Arrow's default allocator keeps the pages of freed batches, so a long run's memory would
+    # creep with the row count; the system allocator gives them back (bench/RESULTS.md, Scale).
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
         if args.command == "validate":
             return _validate(args)

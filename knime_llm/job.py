@@ -181,13 +181,20 @@ def run_job(job: Job, batches: Iterable[pa.RecordBatch], write: Callable[[pa.Rec
                               threaded_io))
 
 
+#: Rows per output batch. Small, so that building one (about 12 µs a row) never holds the event
+#: loop up for long, nor the end of a run; all but the last batch have this size, as KNIME's
+#: BatchOutputTable requires.
+OUTPUT_ROWS = 1024
+
+
 async def _run_job(job: Job, batches: Iterator[pa.RecordBatch], write: Callable[[pa.RecordBatch], None],
                    total: int | None, progress: Progress | None, cancelled: Callable[[], bool] | None,
                    drain_on_cancel: bool, threaded_io: bool) -> Summary:
     summary = Summary()
     started = time.perf_counter()
     options = job.options
-    pending: deque[pa.RecordBatch] = deque()
+    waiting = _WaitingRows()
+    schema: list[pa.Schema] = []
 
     async def call(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args) if threaded_io else fn(*args)
@@ -198,31 +205,61 @@ async def _run_job(job: Job, batches: Iterator[pa.RecordBatch], write: Callable[
             following = asyncio.ensure_future(call(next, batches, None))  # read ahead
             try:
                 if batch.num_rows:  # an empty chunk adds no rows; the writer already has the schema
-                    pending.append(batch)
+                    schema[:] = schema or [job.output_schema(batch.schema)]
+                    waiting.add(batch)
                     yield _rows(batch, job.body.columns)
                 batch = await following
             finally:
                 if not following.done():
                     following.cancel()
 
+    def emit(rows: pa.RecordBatch, results: Sequence[RowResult]) -> None:
+        write(_output(job, schema[0], rows, results))
+
     async with Transport(job.connection, options.concurrency) as transport:
         gate = Gate(options.concurrency, options.limits)
         sender = Sender(transport, endpoint_url(job.connection, job.endpoint.path), gate, options.retry)
         send = deduplicating(sender.send) if options.deduplicate else sender.send
         done: list[RowResult] = []
-        schema: pa.Schema | None = None
         async for result in run_rows(chunks(), job.prepare, send, concurrency=options.concurrency,
                                      total=total, progress=progress, cancelled=cancelled,
                                      stop_on_error=options.stop_on_error, drain_on_cancel=drain_on_cancel):
             summary.add(result)
             done.append(result)
-            if len(done) == pending[0].num_rows:
-                batch = pending.popleft()
-                schema = schema or job.output_schema(batch.schema)
-                await call(write, _output(job, schema, batch, done))
+            if len(done) == OUTPUT_ROWS:
+                await call(emit, waiting.take(OUTPUT_ROWS), done)
                 done = []
+        if done:
+            await call(emit, waiting.take(len(done)), done)
     summary.elapsed_s = time.perf_counter() - started
     return summary
+
+
+class _WaitingRows:
+    """Input rows whose results are not written yet; hands them out in input order, in slices."""
+
+    def __init__(self) -> None:
+        self.batches: deque[pa.RecordBatch] = deque()
+        self.offset = 0  # rows of the first batch already handed out
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+    def take(self, count: int) -> pa.RecordBatch:
+        """The next ``count`` rows as one batch (joined when they span input batches)."""
+        parts = []
+        while count:
+            head = self.batches[0]
+            part = head.slice(self.offset, count)
+            parts.append(part)
+            count -= part.num_rows
+            self.offset += part.num_rows
+            if self.offset == head.num_rows:
+                self.batches.popleft()
+                self.offset = 0
+        if len(parts) == 1:
+            return parts[0]
+        return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
 
 
 def _rows(batch: pa.RecordBatch, columns: Sequence[str]) -> Sequence[Sequence[Any]]:

@@ -140,3 +140,18 @@ def test_slow_and_fast_rows_under_concurrency_keep_their_order() -> None:
         out, _ = run(job_for(api, concurrency=8, result_format=ResultFormat.STRUCTURED), table(30))
     assert out.column("content").to_pylist() == [f"a{i}" for i in range(30)]
     assert out.column("id").to_pylist() == list(range(30))
+
+
+def test_output_batches_are_equal_sized_across_input_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import knime_llm.job as job_module
+
+    monkeypatch.setattr(job_module, "OUTPUT_ROWS", 5)
+    written: list[pa.RecordBatch] = []
+    with FakeAPI() as api:
+        api.handler = echo
+        job = job_for(api, result_format=ResultFormat.STRUCTURED)
+        run_job(job, table(13), written.append)  # input chunks of 4 rows
+    assert [b.num_rows for b in written] == [5, 5, 3]  # all but the last the same size (KNIME's rule)
+    out = pa.Table.from_batches(written)
+    assert out.column("id").to_pylist() == list(range(13))
+    assert out.column("content").to_pylist() == [None if i == 5 else f"Q{i}" for i in range(13)]
