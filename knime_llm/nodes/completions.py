@@ -139,14 +139,20 @@ Flow variables `llm_rows_ok`, `llm_rows_failed` and `llm_total_tokens` summarise
 """
 
 
+def _request_ports(cls: type) -> type:
+    """The ports both request nodes have, in order: configuration and prompts in, responses and
+    the configuration out."""
+    cls = knext.output_port("OpenAI Configuration", "The input configuration, unchanged.", CONFIG_PORT)(cls)
+    cls = knext.output_table("Responses", "The input rows with body, status and error (and the parsed "
+                             "columns for the Structured format).")(cls)
+    cls = knext.input_table("Prompts", "One request per row. Without a table, one request is sent (the "
+                            "template may then have no placeholders).", optional=True)(cls)
+    return knext.input_port("OpenAI Configuration", "The endpoint, from an OpenAI Connector.", CONFIG_PORT)(cls)
+
+
 @knext.node("Create Chat Completion", knext.NodeType.MANIPULATOR, "icons/chat.png", CATEGORY,
             keywords=["OpenAI", "LLM", "GPT", "chat", "prompt", "batch"])
-@knext.input_port("OpenAI Configuration", "The endpoint, from an OpenAI Connector.", CONFIG_PORT)
-@knext.input_table("Prompts", "One request per row. Without a table, one request is sent (the template "
-                   "may then have no placeholders).", optional=True)
-@knext.output_table("Responses", "The input rows with body, status and error (and the parsed columns "
-                    "for the Structured format).")
-@knext.output_port("OpenAI Configuration", "The input configuration, unchanged.", CONFIG_PORT)
+@_request_ports
 class CreateChatCompletion(_RequestNode):
     """Sends one chat completion request per row (POST /chat/completions) and outputs the responses."""
 
@@ -158,12 +164,7 @@ class CreateChatCompletion(_RequestNode):
 
 @knext.node("Create Completion", knext.NodeType.MANIPULATOR, "icons/completion.png", CATEGORY,
             keywords=["OpenAI", "LLM", "completion", "prompt", "batch"])
-@knext.input_port("OpenAI Configuration", "The endpoint, from an OpenAI Connector.", CONFIG_PORT)
-@knext.input_table("Prompts", "One request per row. Without a table, one request is sent (the template "
-                   "may then have no placeholders).", optional=True)
-@knext.output_table("Responses", "The input rows with body, status and error (and the parsed columns "
-                    "for the Structured format).")
-@knext.output_port("OpenAI Configuration", "The input configuration, unchanged.", CONFIG_PORT)
+@_request_ports
 class CreateCompletion(_RequestNode):
     """Sends one legacy text completion request per row (POST /completions) and outputs the responses."""
 

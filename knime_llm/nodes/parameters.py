@@ -48,8 +48,10 @@ class OutputFormat(knext.EnumParameterOptions):
                                 "response id, latency and attempts.")
 
 
-def _mode_is(mode: Any, *values: str) -> knext.OneOf:
-    return knext.OneOf(mode, list(values))
+def _shown_for(mode: Any, option: BodyMode, *also: knext.OneOf) -> tuple[Any, knext.Effect]:
+    """The rule that shows a parameter only for one body mode (and further conditions)."""
+    condition = knext.OneOf(mode, [option.name])
+    return (knext.And(condition, *also) if also else condition), knext.Effect.SHOW
 
 
 def _text_column(column: knext.Column) -> bool:
@@ -113,26 +115,26 @@ class ChatBody:
     """How Create Chat Completion builds each request body."""
 
     mode = _body_mode()
-    template = _template(CHAT_TEMPLATE).rule(_mode_is(mode, BodyMode.TEMPLATE.name), knext.Effect.SHOW)
-    body_column = _body_column().rule(_mode_is(mode, BodyMode.COLUMN.name), knext.Effect.SHOW)
-    prompt_column = _prompt_column("Message column").rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    model = _model("gpt-4o-mini").rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
+    template = _template(CHAT_TEMPLATE).rule(*_shown_for(mode, BodyMode.TEMPLATE))
+    body_column = _body_column().rule(*_shown_for(mode, BodyMode.COLUMN))
+    prompt_column = _prompt_column("Message column").rule(*_shown_for(mode, BodyMode.SIMPLE))
+    model = _model("gpt-4o-mini").rule(*_shown_for(mode, BodyMode.SIMPLE))
     system = knext.MultilineStringParameter(
         "System message", "Instructions sent before every row's message; empty sends none.", "",
-        number_of_lines=3).rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    max_tokens = _max_tokens().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    use_temperature = _use_temperature().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    temperature = _temperature().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    use_seed = _use_seed().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    seed = _seed().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
+        number_of_lines=3).rule(*_shown_for(mode, BodyMode.SIMPLE))
+    max_tokens = _max_tokens().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    use_temperature = _use_temperature().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    temperature = _temperature().rule(*_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(use_temperature, [True])))
+    use_seed = _use_seed().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    seed = _seed().rule(*_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(use_seed, [True])))
     response_format = knext.EnumParameter(
         "Response format", "Plain text, a JSON object, or structured outputs following a JSON Schema.",
-        ResponseFormat.TEXT.name, ResponseFormat).rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
+        ResponseFormat.TEXT.name, ResponseFormat).rule(*_shown_for(mode, BodyMode.SIMPLE))
     json_schema = knext.MultilineStringParameter(
         "JSON Schema", "The JSON Schema answers must follow (for the response format 'JSON Schema').",
         '{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"], '
         '"additionalProperties": false}', number_of_lines=6).rule(
-        _mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
+        *_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(response_format, [ResponseFormat.JSON_SCHEMA.name])))
 
 
 @knext.parameter_group(label="Request body")
@@ -140,15 +142,15 @@ class CompletionBody:
     """How Create Completion builds each request body."""
 
     mode = _body_mode()
-    template = _template(COMPLETION_TEMPLATE).rule(_mode_is(mode, BodyMode.TEMPLATE.name), knext.Effect.SHOW)
-    body_column = _body_column().rule(_mode_is(mode, BodyMode.COLUMN.name), knext.Effect.SHOW)
-    prompt_column = _prompt_column("Prompt column").rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    model = _model("gpt-3.5-turbo-instruct").rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    max_tokens = _max_tokens().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    use_temperature = _use_temperature().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    temperature = _temperature().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    use_seed = _use_seed().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
-    seed = _seed().rule(_mode_is(mode, BodyMode.SIMPLE.name), knext.Effect.SHOW)
+    template = _template(COMPLETION_TEMPLATE).rule(*_shown_for(mode, BodyMode.TEMPLATE))
+    body_column = _body_column().rule(*_shown_for(mode, BodyMode.COLUMN))
+    prompt_column = _prompt_column("Prompt column").rule(*_shown_for(mode, BodyMode.SIMPLE))
+    model = _model("gpt-3.5-turbo-instruct").rule(*_shown_for(mode, BodyMode.SIMPLE))
+    max_tokens = _max_tokens().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    use_temperature = _use_temperature().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    temperature = _temperature().rule(*_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(use_temperature, [True])))
+    use_seed = _use_seed().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    seed = _seed().rule(*_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(use_seed, [True])))
 
 
 @knext.parameter_group(label="Validation and output")
