@@ -215,7 +215,7 @@ def _read_text(path: str, what: str) -> str:
 
 def _connection(args: argparse.Namespace) -> Connection:
     key_env = args.api_key_env or "OPENAI_API_KEY"
-    key = os.environ.get(key_env, "")
+    key = os.environ.get(key_env, "").strip()
     if args.api_key_env and not key:
         raise ConfigError(f"environment variable {key_env} (given with --api-key-env) is not set or empty")
     flavor = Flavor(args.api_flavor) if key else Flavor.NO_AUTH

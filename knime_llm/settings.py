@@ -92,6 +92,10 @@ class Secret:
 _RESERVED_HEADERS = frozenset({"authorization", "api-key", "content-type", "content-length", "host"})
 
 
+def _has_control_characters(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def parse_header(text: str) -> tuple[str, str]:
     """Parse ``'Name: value'`` into a (name, value) pair, as given to ``--header``.
 
@@ -135,7 +139,12 @@ class Connection:
                 f"base URL {self.base_url!r} may not have a query or fragment; "
                 "for Azure give the API version as its own setting"
             )
-        for name, _ in self.headers:
+        if self.api_key is not None and _has_control_characters(self.api_key.reveal()):
+            raise ConfigError("the API key contains a line break or another control character; "
+                              "copy it again without them")
+        for name, value in self.headers:
+            if _has_control_characters(name + value):
+                raise ConfigError(f"header {name!r} contains a line break or another control character")
             if name.lower() in _RESERVED_HEADERS:
                 raise ConfigError(
                     f"header {name!r} is set by knime-llm itself; "

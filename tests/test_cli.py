@@ -202,3 +202,12 @@ def test_a_custom_schema_file_replaces_the_official_one(api: FakeAPI, tmp_path: 
     assert out[0]["status"] == "200"  # empty messages pass: the user's schema is used, not OpenAI's
     assert out[1]["error"] == "validation: repetition_penalty: 0.5 is less than the minimum of 1"
     assert len(api.seen) == 1
+
+
+def test_surrounding_whitespace_around_the_key_is_ignored(api: FakeAPI, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", f"  {KEY}\n")
+    source = write(tmp_path / "in.csv", "prompt\nhello\n")
+    assert main(["chat", str(source), str(tmp_path / "out.csv"), "--base-url", api.url, "--prompt-column",
+                 "prompt", "--model", "m"]) == 0
+    assert api.seen[0].headers["Authorization"] == f"Bearer {KEY}"

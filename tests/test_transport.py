@@ -155,3 +155,11 @@ def test_the_proxy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         assert reply.status == 200 and proxy.seen[0].headers["Host"] == "api.example.invalid"
         assert environment_proxy("http://bypassed.example/v1/x") is None
         assert environment_proxy("http://api.example.invalid/v1/x") == f"http://127.0.0.1:{proxy.port}"
+
+
+def test_a_key_with_a_line_break_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError, match="control character") as err:
+        Connection(api_key=Secret("sk-abc\ndef"))
+    assert "sk-abc" not in str(err.value)
+    with pytest.raises(ConfigError, match="header 'X-A' contains a line break"):
+        Connection(headers=(("X-A", "v\r\nX-Injected: 1"),))

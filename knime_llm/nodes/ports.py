@@ -85,7 +85,7 @@ def read_key(ctx: Any, config: ApiConfig) -> str | None:
         return None
     check_credentials(ctx, config)
     try:
-        key = ctx.get_credentials(config.credential_name).password
+        key = (ctx.get_credentials(config.credential_name).password or "").strip()
     except KeyError:
         raise knext.InvalidParametersError(f"the credentials '{config.credential_name}' are not available") from None
     if not key:
