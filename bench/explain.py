@@ -10,77 +10,70 @@ from __future__ import annotations
 from typing import Any
 
 #: What would reach a missed target: found by profiling (py-spy) and by trying changes on scratch
-#: copies of the engine (the engine itself was not changed); see DIAGNOSIS for the measurements.
+#: copies of the engine; see DIAGNOSIS for the measurements.
 REMEDIES = {
     "ratio_to_ideal": (
-        "(1) write output in sub-batches as rows complete instead of building a whole 10,000-row "
-        "chunk's columns after its last answer (job.py `_run_job`; measured: ratio at fixed/64 "
-        "1.128 → 1.101); (2) a lean HTTP/1.1 keep-alive transport on `asyncio.Protocol` for "
-        "plain JSON requests, aiohttp kept for streams and proxies: the `lean` client of this "
-        "benchmark shows what that reaches (26 µs CPU per request against aiohttp's 105 in the "
-        "diagnosis session)."
+        "What is left is aiohttp's own cost per request (about 105 µs of CPU and several event-loop "
+        "turns), which bare aiohttp pays too. Only a leaner transport reaches the target: a hand-"
+        "written HTTP/1.1 keep-alive client on `asyncio.Protocol` for plain JSON requests (aiohttp "
+        "kept for streams and proxies); the `lean` column shows what it reaches. We keep aiohttp, a "
+        "well-kept library chosen by measurement, rather than maintain our own HTTP client for a "
+        "gain that matters only against a local server answering in 50 ms."
     ),
     "bare_over_ours": (
-        "(1) above removes the output tail after the last answer, most of the difference at 64 "
-        "and 256; to be faster than bare aiohttp per request needs (2), the lean transport."
+        "Within run-to-run noise of bare aiohttp (which does no validation, parsing or writing); "
+        "to be clearly faster per request needs the lean transport above."
     ),
     "sdk_over_ours": (
         "The lead over the SDK is bounded by how slow the SDK is: it is CPU-bound at 64 and 256, "
-        "so on a quiet machine it comes closer; (1) and (2) bring ours nearer the floor, which "
-        "is all that is left to gain."
+        "so on a quiet machine it comes closer; ours is already near the floor, which is all that "
+        "is left to gain."
     ),
-    "cpu_ms_per_row": "The lean transport of (2) above: aiohttp is two thirds of the CPU per row.",
+    "cpu_ms_per_row": "The lean transport above: aiohttp is two thirds of the CPU per row.",
     "rss": (
-        "Use Arrow's system allocator in the command line (`pa.set_memory_pool("
-        "pa.system_memory_pool())` at the start of cli.main; measured with "
-        "ARROW_DEFAULT_MEMORY_POOL=system: 264 MB at 100k, 295 MB at 1M rows, 1.12×)."
+        "The command line already uses Arrow's system allocator and 16k-row Parquet row groups; "
+        "what remains is the allocator's high-water mark, not live data (see Engine diagnosis)."
     ),
     "storm": (
         "A 429 is acted on only when the event loop reaches it; workers whose answers were read "
         "in the same turn are let through the gate first. Checking the cooldown again just before "
-        "the request is written (a transport hook), or yielding one loop turn before admitting a "
-        "worker's next request, closes the window (the latter at one loop turn per request)."
+        "the request is written (a transport hook) would close that window."
     ),
 }
 
 #: What profiling and the scratch experiments found (RESULTS.md, "Engine diagnosis").
 DIAGNOSIS = """\
-Measured on this machine on 2026-11-22 with py-spy (`--gil`) and with scratch copies of the
-engine run through `client.py` (PYTHONPATH first); the engine in the repository is unchanged.
+Measured on this machine on 2026-11-22 with py-spy (`--gil`), tracemalloc and scratch copies of
+the engine run through `client.py`. Two findings were fixed in the engine since; their figures
+are the before/after of that change.
 
-* **Output tail.** `_run_job` (job.py) collects a whole input chunk (10,000 rows) of results and
-  only then calls `_output` (results.py `result_arrays`, about 12 µs of Python per row) on the
-  event loop. For 5,000 rows that is 56-95 ms after the last answer (timestamps in the scratch
-  copy); mid-run the loop stalls as long every 10,000 rows. Writing an output batch for every
-  500 completed rows (`head.slice(offset, n)`): time outside the server 0.12 → 0.06 s, ratio at
-  fixed/64 1.128 → 1.101 (mean of three alternating pairs: 1.116/1.126/1.141 against
-  1.094/1.095/1.113).
-* **aiohttp.** Against the instant server aiohttp's request path costs about 105 µs of CPU per
-  request (bare client), about two thirds of our whole per-row cost, and takes several
+* **Output tail (fixed).** The engine used to build the output of a whole 10,000-row input chunk
+  after its last answer, on the event loop (about 12 µs of Python per row): 56-95 ms after the
+  last answer, and a stall of that length every 10,000 rows. It now writes equal batches of
+  1,024 rows as rows complete (job.py `OUTPUT_ROWS`); ratio at fixed/64 went from 1.12 to 1.08-1.10
+  and the time outside the server halved.
+* **Memory (fixed).** Python's allocated blocks and Arrow's live bytes stay flat over a run:
+  nothing leaks. RSS used to creep (288 MB at 100k rows, 354 MB at 1M) because pyarrow's default
+  allocator keeps freed pages and the Parquet writer buffered 64k-row groups of answers. The
+  command line now uses Arrow's system allocator and 16k-row groups: RSS levels off after a few
+  thousand rows (about 190-230 MB at 100k-1M).
+* **aiohttp (kept).** Against the instant server aiohttp's request path costs about 105 µs of
+  CPU per request (bare client), about two thirds of our whole per-row cost, and takes several
   event-loop turns. With a fixed latency the C answers of a round arrive together, and each
-  waits behind the others' turns: the server sees 4-5 ms between an answer leaving and the next
-  request on that connection (the `gap` column), 2.5-3.5 ms for bare aiohttp. At concurrency 256,
-  opening 256 connections through aiohttp takes 150-200 ms before the first request leaves, and
-  5,000 rows × ~0.22 ms of CPU is more than the 1 s floor (bare aiohttp took 1.17-1.67× the
-  floor at 256 in our runs). A 70-line HTTP/1.1 keep-alive client on `asyncio.Protocol`
-  (`lean_http.py`, the `lean` column: plain HTTP, Content-Length bodies, one connection per
-  worker) spent 26 µs per request in the diagnosis session (aiohttp: 105) and reached 1.025
-  (fixed/64), 1.009 (lognormal/64), 1.109 (fixed/256) and 1.032 (lognormal/256). Over TLS its
-  lead would shrink (Python's SSL transport costs CPU as well); at real API latencies (seconds)
-  none of this limits throughput.
+  waits behind the others' turns (the `gap` column). At concurrency 256, opening 256
+  connections through aiohttp takes 150-200 ms before the first request leaves, and 5,000 rows
+  of aiohttp's CPU is a large share of the 1 s floor. A 70-line HTTP/1.1 keep-alive client on
+  `asyncio.Protocol` (`lean_http.py`, the `lean` column: plain HTTP, Content-Length bodies, one
+  connection per worker) spends 25-40 µs per request and reaches 1.01-1.08. Over TLS its lead
+  would shrink (Python's SSL transport costs CPU as well); at real API latencies (seconds) none
+  of this limits throughput. uvloop, aiohttp's DummyCookieJar and turning off decompression
+  each changed the CPU per request by less than the run-to-run noise.
 * **Read timeout.** aiohttp re-arms its `sock_read` timer on every chunk; dropping it (or using
   one per-request deadline) changed CPU per row by less than the run-to-run noise (±10 %).
-* **Memory.** Sampled every 4 s over 300,000 rows, Python's allocated blocks (450-640 thousand)
-  and Arrow's allocated bytes (8-52 MB) stay flat: nothing leaks. RSS still creeps (280 → 360 MB
-  over 1M rows) because pyarrow's default allocator (mimalloc) keeps pages freed by the output
-  batches and Parquet row groups. With `ARROW_DEFAULT_MEMORY_POOL=system` the RSS stayed at
-  ~250 MB over 300,000 rows and the scale runs peaked at 264 MB (100k) and 295 MB (1M), 1.12×;
-  `release_unused()` after each Parquet flush did not help; `MALLOC_ARENA_MAX=2` did not either.
 * **429 reaction.** Our first request after a 429 reaches the server 1-10 ms after the 429 left
-  when the machine is idle (three runs: 0 requests past ε), because answers read in the same
-  event-loop turn are handled first. In an earlier full run with the storm beside other work, 42
-  requests came 20-50 ms after the first 429 of a window: the client was short of CPU. The storm
-  now runs alone.
+  when the machine is idle (0 requests past ε), because answers read in the same event-loop
+  turn are handled first. With the storm beside other work, requests came 20-50 ms after the
+  first 429 of a window: the client was short of CPU. The storm therefore runs alone.
 """
 
 
