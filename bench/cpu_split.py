@@ -105,7 +105,6 @@ def parse(job: Job, texts: list[str]) -> tuple[float, list[Any]]:
     from knime_llm.job import _output  # the function run_job uses for each output chunk
 
     batches: list[Any] = []
-    schema = job.output_schema(pa.schema([pa.field("prompt", pa.string())]))
     prompts = pa.array([latency.prompt(i) for i in range(len(texts))])
 
     def run() -> None:
@@ -120,7 +119,7 @@ def parse(job: Job, texts: list[str]) -> tuple[float, list[Any]]:
                 summary.add(result)
                 results.append(result)
             batch = pa.record_batch([prompts[start : start + CHUNK]], names=["prompt"])
-            batches.append(_output(job, schema, batch, results))
+            batches.append(_output(job, batch, results))
 
     return cpu_us(run, len(texts)), batches
 

@@ -194,7 +194,6 @@ async def _run_job(job: Job, batches: Iterator[pa.RecordBatch], write: Callable[
     started = time.perf_counter()
     options = job.options
     waiting = _WaitingRows()
-    schema: list[pa.Schema] = []
 
     async def call(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args) if threaded_io else fn(*args)
@@ -205,7 +204,6 @@ async def _run_job(job: Job, batches: Iterator[pa.RecordBatch], write: Callable[
             following = asyncio.ensure_future(call(next, batches, None))  # read ahead
             try:
                 if batch.num_rows:  # an empty chunk adds no rows; the writer already has the schema
-                    schema[:] = schema or [job.output_schema(batch.schema)]
                     waiting.add(batch)
                     yield _rows(batch, job.body.columns)
                 batch = await following
@@ -214,7 +212,7 @@ async def _run_job(job: Job, batches: Iterator[pa.RecordBatch], write: Callable[
                     following.cancel()
 
     def emit(rows: pa.RecordBatch, results: Sequence[RowResult]) -> None:
-        write(_output(job, schema[0], rows, results))
+        write(_output(job, rows, results))
 
     async with Transport(job.connection, options.concurrency) as transport:
         gate = Gate(options.concurrency, options.limits)
@@ -268,11 +266,10 @@ def _rows(batch: pa.RecordBatch, columns: Sequence[str]) -> Sequence[Sequence[An
     return list(zip(*(column_values(batch, name) for name in columns)))
 
 
-def _output(job: Job, schema: pa.Schema, batch: pa.RecordBatch,
-            results: Sequence[RowResult]) -> pa.RecordBatch:
+def _output(job: Job, rows: pa.RecordBatch, results: Sequence[RowResult]) -> pa.RecordBatch:
     arrays = result_arrays(results, job.endpoint, job.options.result_format,
                            with_warning=job.options.validation is Validation.WARN)
-    return pa.RecordBatch.from_arrays(list(batch.columns) + arrays, schema=schema)
+    return pa.RecordBatch.from_arrays(list(rows.columns) + arrays, schema=job.output_schema(rows.schema))
 
 
 def check_schema(input_schema: pa.Schema) -> pa.Schema:
