@@ -1,7 +1,7 @@
 """Microseconds to validate one typical chat body, with our validator and the alternatives.
 
 Run as a script (in a process of its own); prints one JSON line. Every validator checks the same
-body against the schema knime-llm ships (``knime_llm/schemas/CreateChatCompletionRequest``), and
+body against the schema knime-llm ships (``knime_llm/validation/openai/CreateChatCompletionRequest``), and
 its verdicts on the chat sample bodies in ``tests/data/openai_samples`` are compared with the
 expected ones, so a fast validator that gets verdicts wrong is visible as such.
 """

@@ -1,4 +1,4 @@
-"""Checking request bodies (knime_llm.validation): verdicts, messages, backends."""
+"""Checking request bodies (knime_llm.validation.validator): verdicts, messages, backends."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knime_llm import validation
+from knime_llm.validation import validator
 from knime_llm.errors import ConfigError, SchemaError
 from knime_llm.settings import Endpoint
 from knime_llm.validation import BodyValidator, shipped_schema
 
 SAMPLES = json.loads(
-    (Path(__file__).parent / "data/openai_samples/requests.json").read_text(encoding="utf-8")
+    (Path(__file__).parents[1] / "data/openai_samples/requests.json").read_text(encoding="utf-8")
 )["cases"]
 ENDPOINT_OF = {e.schema_name: e for e in Endpoint}
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
@@ -211,7 +211,7 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert BodyValidator.for_endpoint(Endpoint.CHAT, backend="python").backend == "python"
     with pytest.raises(ConfigError, match="'auto', 'rs' or 'python'"):
         BodyValidator({}, backend="fast")  # type: ignore[arg-type]
-    monkeypatch.setattr(validation, "_rs", None)  # as in an environment without jsonschema-rs
+    monkeypatch.setattr(validator, "_rs", None)  # as in an environment without jsonschema-rs
     fallback = BodyValidator.for_endpoint(Endpoint.CHAT)
     assert fallback.backend == "python"
     assert fallback.check(chat(temperature=3)) == "temperature: 3 is greater than the maximum of 2"

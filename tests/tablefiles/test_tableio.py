@@ -9,7 +9,7 @@ import pytest
 
 from knime_llm.errors import ConfigError
 from knime_llm.tablefiles import open_output
-from knime_llm.tableio import rechunk
+from knime_llm.tablefiles.tableio import rechunk
 
 
 def test_rechunk_cuts_and_joins_to_the_wanted_size() -> None:

@@ -2,7 +2,7 @@
 
 :func:`load_document` reads the file, and :func:`schema_from_document` gives the JSON Schema a
 document stands for: a component extracted from an OpenAPI spec (see
-:mod:`knime_llm.schema_extract`), or the document itself once it is checked against its
+:mod:`knime_llm.validation.extract`), or the document itself once it is checked against its
 metaschema.
 """
 
@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import SchemaError
-from .schema_extract import extract_schema
+from ..errors import SchemaError
+from .extract import extract_schema
 
 _YAML_BOOL = "tag:yaml.org,2002:bool"
 _YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")

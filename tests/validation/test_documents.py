@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from knime_llm.errors import SchemaError
-from knime_llm.schema_documents import load_document, schema_from_document
+from knime_llm.validation.documents import load_document, schema_from_document
 from tests.openapi_helpers import openapi
 
 

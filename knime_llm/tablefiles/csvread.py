@@ -12,7 +12,7 @@ cell's text exactly:
 * text otherwise. Only an empty field is missing (``""`` is an empty text); ``NA``, ``NULL``,
   ``nan``, ``N/A`` are text.
 
-:mod:`knime_llm.csvsniff` finds the delimiter and the header; :mod:`knime_llm.csvwrite` writes
+:mod:`knime_llm.tablefiles.csvsniff` finds the delimiter and the header; :mod:`knime_llm.tablefiles.csvwrite` writes
 cells back in the form they were read from.
 """
 
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .csvsniff import SINGLE_COLUMN_DELIMITER, detect_delimiter, read_header, read_sample
-from .errors import DataError
+from ..errors import DataError
 from .tableio import InputTable, rechunk
 
 _INT_PATTERN = r"^(0|-?[1-9][0-9]*)$"

@@ -12,7 +12,7 @@ naive validator reject bodies the API accepts (or accept bodies it rejects):
   which is annotation-only in 2020-12, ...), OpenAPI-only keywords and ``x-*`` extensions go;
   names of properties never do, even when a property is called ``description`` or ``x-foo``.
 
-:mod:`knime_llm.spec` writes the shipped schemas with this extractor.
+:mod:`knime_llm.validation.spec` writes the shipped schemas with this extractor.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from .errors import SchemaError
+from ..errors import SchemaError
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _COMPONENT_REF = "#/components/schemas/"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import DataError
+from ..errors import DataError
 from .tableio import InputTable, OutputWriter
 
 # Parquet row groups: big enough for readers to scan well, small enough that the rows waiting for

@@ -9,11 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from knime_llm.spec import main
+from knime_llm.validation.spec import main
 from tests.openapi_helpers import openapi, valid
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "knime_llm" / "schemas"
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "knime_llm" / "validation" / "openai"
 SPEC_DIR = Path("/work/shared/openai-spec")
 REQUEST_SCHEMAS = ("CreateChatCompletionRequest", "CreateCompletionRequest")
 

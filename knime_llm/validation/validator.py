@@ -4,7 +4,7 @@ A run checks every row's body, and the budget for everything a row costs is 0.3 
 valid bodies go through ``jsonschema_rs`` (about a microsecond for a chat body; Python
 ``jsonschema`` needs hundreds). Invalid bodies are rare: only for them is Python ``jsonschema``
 compiled (lazily, once) to walk its error tree into one readable line, see
-:mod:`knime_llm.schema_errors`. Without ``jsonschema_rs`` installed, the Python validator does all
+:mod:`knime_llm.validation.messages`. Without ``jsonschema_rs`` installed, the Python validator does all
 the work, slower but with the same verdicts.
 """
 
@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 from referencing.exceptions import Unresolvable  # jsonschema's own dependency
 
-from .errors import ConfigError, SchemaError
-from .schema_documents import load_document, schema_from_document
-from .schema_errors import describe
-from .settings import Endpoint
+from ..errors import ConfigError, SchemaError
+from .documents import load_document, schema_from_document
+from .messages import describe
+from ..settings import Endpoint
 
 try:
     import jsonschema_rs as _rs
@@ -33,7 +33,7 @@ Backend = Literal["auto", "rs", "python"]
 
 @functools.cache
 def shipped_schema(endpoint: Endpoint) -> dict[str, Any]:
-    """The request schema shipped in ``knime_llm/schemas`` for ``endpoint``, read once per process.
+    """The request schema shipped in ``knime_llm/validation/openai`` for ``endpoint``, read once per process.
 
     The returned dict is shared between callers: treat it as read-only.
 
@@ -42,7 +42,7 @@ def shipped_schema(endpoint: Endpoint) -> dict[str, Any]:
     """
     name = f"{endpoint.schema_name}.schema.json"
     try:
-        text = resources.files("knime_llm").joinpath("schemas", name).read_text(encoding="utf-8")
+        text = resources.files("knime_llm.validation").joinpath("openai", name).read_text(encoding="utf-8")
         return json.loads(text)
     except (OSError, ValueError) as exc:
         raise SchemaError(

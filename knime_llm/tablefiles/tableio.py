@@ -10,8 +10,8 @@ An output writer writes to a hidden temporary file next to the target, renamed i
 writer ends with an exception, the rows written so far are kept as ``<name>.partial`` (the
 target is left as it was), the exception gets a note saying so, and ``partial_path`` tells where.
 
-The formats themselves are in :mod:`~knime_llm.csvread`, :mod:`~knime_llm.csvwrite`,
-:mod:`~knime_llm.parquetfiles` and :mod:`~knime_llm.jsonlfiles`; :mod:`knime_llm.tablefiles`
+The formats themselves are in :mod:`~knime_llm.tablefiles.csvread`, :mod:`~knime_llm.tablefiles.csvwrite`,
+:mod:`~knime_llm.tablefiles.parquet` and :mod:`~knime_llm.tablefiles.jsonl`; :mod:`knime_llm.tablefiles`
 chooses among them.
 """
 
@@ -26,7 +26,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 

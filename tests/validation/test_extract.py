@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knime_llm.errors import SchemaError
-from knime_llm.schema_extract import extract_schema
+from knime_llm.validation.extract import extract_schema
 from tests.openapi_helpers import openapi, valid
 
 

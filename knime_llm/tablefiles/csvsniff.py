@@ -13,7 +13,7 @@ import io
 import re
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 #: Delimiters tried by :func:`detect_delimiter`, in order of preference on a tie.
 CANDIDATES = (",", ";", "\t", "|")

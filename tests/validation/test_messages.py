@@ -1,4 +1,4 @@
-"""One-line explanations of jsonschema error trees (knime_llm.schema_errors)."""
+"""One-line explanations of jsonschema error trees (knime_llm.validation.messages)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from knime_llm.schema_errors import describe, format_path
+from knime_llm.validation.messages import describe, format_path
 
 
 def explain(schema: dict[str, Any], instance: Any) -> str | None:

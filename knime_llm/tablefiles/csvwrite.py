@@ -1,4 +1,4 @@
-"""Prompt tables written as CSV in the form :mod:`knime_llm.csvread` reads back unchanged.
+"""Prompt tables written as CSV in the form :mod:`knime_llm.tablefiles.csvread` reads back unchanged.
 
 :func:`render_rows` writes integers as integers, booleans as ``true``/``false`` and floats in
 Python's shortest round-trip form (which pyarrow's CSV writer does not use: it writes ``5.0`` as
@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 import pyarrow.types as pat
 
 from .csvsniff import CANDIDATES, SINGLE_COLUMN_DELIMITER
-from .jsonvalues import dumps_json
+from ..jsonvalues import dumps_json
 from .tableio import OutputWriter
-from .tables import column_values
+from ..tables import column_values
 
 
 class CsvOutput(OutputWriter):

@@ -1,10 +1,10 @@
 """Reading and writing prompt tables as CSV, Parquet or JSON Lines files, chosen by extension.
 
-:func:`open_input` gives an :class:`~knime_llm.tableio.InputTable` that streams the file in
+:func:`open_input` gives an :class:`~knime_llm.tablefiles.tableio.InputTable` that streams the file in
 batches of one schema, decided before the first batch; :func:`open_output` gives an
-:class:`~knime_llm.tableio.OutputWriter` that replaces the target only once it is complete. No
-cell is changed on the way: see :mod:`knime_llm.csvread` for when CSV text becomes a number and
-:mod:`knime_llm.jsonlfiles` for the types of JSON Lines columns.
+:class:`~knime_llm.tablefiles.tableio.OutputWriter` that replaces the target only once it is complete. No
+cell is changed on the way: see :mod:`knime_llm.tablefiles.csvread` for when CSV text becomes a number and
+:mod:`knime_llm.tablefiles.jsonl` for the types of JSON Lines columns.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pyarrow as pa
 
 from .csvread import CsvInput
 from .csvwrite import CsvOutput
-from .errors import ConfigError, DataError
-from .jsonlfiles import JsonlInput, JsonlOutput
-from .parquetfiles import ParquetInput, ParquetOutput
+from ..errors import ConfigError, DataError
+from .jsonl import JsonlInput, JsonlOutput
+from .parquet import ParquetInput, ParquetOutput
 from .tableio import InputTable, OutputWriter
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -33,7 +33,7 @@ def open_input(
     """Open a prompt table, choosing the reader by the file's extension.
 
     ``.csv`` (and ``.tsv``/``.txt`` delimited text), ``.parquet``/``.pq`` and
-    ``.jsonl``/``.ndjson`` are read; see the module docs of :mod:`knime_llm.csvread` for the
+    ``.jsonl``/``.ndjson`` are read; see the module docs of :mod:`knime_llm.tablefiles.csvread` for the
     CSV typing rules.
 
     Args:
