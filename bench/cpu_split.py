@@ -8,7 +8,7 @@ prints one JSON line of CPU microseconds per row for
 
 * ``build_validate``: ``Job.prepare`` (template render, schema check, JSON serialisation), with
   its three parts also timed alone;
-* ``http``: the engine's :class:`~knime_llm.transport.Transport` posting prepared payloads to the
+* ``http``: the engine's :class:`~knime_llm.http.transport.Transport` posting prepared payloads to the
   instant server with C workers (aiohttp, the event loop, the system calls);
 * ``parse``: turning a response into a :class:`RowResult` (``parse_success``), counting it in the
   :class:`Summary`, and building the structured result columns (``result_arrays``);
@@ -40,7 +40,7 @@ from knime_llm.job import Job, Summary, make_validator  # noqa: E402
 from knime_llm.results import RowResult, parse_success  # noqa: E402
 from knime_llm.settings import Connection, Endpoint, Flavor, ResultFormat, RunOptions, Validation  # noqa: E402
 from knime_llm.tablefiles import open_input, open_output  # noqa: E402
-from knime_llm.transport import Transport  # noqa: E402
+from knime_llm.http.transport import Transport  # noqa: E402
 
 CHUNK = 10_000  # the command line's input batch size
 
@@ -152,7 +152,7 @@ def engine_without_http(job: Job, texts: list[str]) -> float:
     import pyarrow as pa
 
     import knime_llm.job as job_module
-    from knime_llm.transport import Reply
+    from knime_llm.http.transport import Reply
 
     class InstantTransport:
         def __init__(self, connection: Any, concurrency: int) -> None:

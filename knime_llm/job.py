@@ -23,14 +23,14 @@ import orjson
 import pyarrow as pa
 
 from .errors import RowError
-from .ratelimit import Gate
+from .http.ratelimit import Gate
 from .results import RowResult, failed, result_arrays, result_columns
 from .runner import Progress, deduplicating, run_rows, run_sync
-from .sender import Request, Sender
+from .http.sender import Request, Sender
 from .settings import Connection, Endpoint, RunOptions, Validation
 from .tables import column_values, unique_names
 from .templates import Template
-from .transport import Transport, endpoint_url
+from .http.transport import Transport, endpoint_url
 from .validation import BodyValidator
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from .errors import Cancelled, RowFailedError
 from .results import RowResult
-from .sender import Request
+from .http.sender import Request
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from typing import Any
 import knime.extension as knext
 
 from ..errors import ConfigError
-from ..models import list_models
+from ..http.models import list_models
 from ..settings import (
     DEFAULT_BASE_URL,
     ApiConfig,

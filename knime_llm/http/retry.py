@@ -2,7 +2,7 @@
 
 Nothing here sleeps, reads a clock or draws a random number itself: ``now`` and ``rand`` are
 arguments, so every decision is tested with plain data. The async loop that acts on a
-:class:`Decision` lives in :mod:`knime_llm.sender`.
+:class:`Decision` lives in :mod:`knime_llm.http.sender`.
 
 What the server says wins over our own backoff, in this order: ``retry-after-ms``, then
 ``retry-after`` (seconds or an HTTP date), then on a 429 the ``x-ratelimit-reset-requests`` /
@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .settings import RetryPolicy
+from ..settings import RetryPolicy
 
 #: Statuses worth another attempt: timeouts, conflicts, rate limits and server errors.
 RETRY_STATUSES = frozenset({408, 409, 429})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from knime_llm.streaming import StreamAssembler
+from knime_llm.http.streaming import StreamAssembler
 
 
 def assemble(*chunks: object, raw: list[str] | None = None) -> dict:

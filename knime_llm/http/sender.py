@@ -1,4 +1,4 @@
-"""Sending one row: wait at the gate, post, and retry as :mod:`knime_llm.retry` decides.
+"""Sending one row: wait at the gate, post, and retry as :mod:`knime_llm.http.retry` decides.
 
 This is the only loop that acts on retry decisions. It never raises for a row's failure: the
 outcome is always a :class:`~knime_llm.results.RowResult`. Cancellation (``CancelledError``)
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import orjson
 
 from .ratelimit import Gate
-from .results import RowResult, http_error, parse_success
+from ..results import RowResult, http_error, parse_success
 from .retry import Attempt, Decision, decide, pause_after_success
-from .settings import RetryPolicy
+from ..settings import RetryPolicy
 from .transport import Reply, Transport, TransportFailure
 
 

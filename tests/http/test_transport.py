@@ -10,7 +10,7 @@ import pytest
 
 from knime_llm.errors import ConfigError
 from knime_llm.settings import Connection, Flavor, Secret
-from knime_llm.transport import (Reply, Transport, TransportFailure, endpoint_url, environment_proxy,
+from knime_llm.http.transport import (Reply, Transport, TransportFailure, endpoint_url, environment_proxy,
                                  request_headers)
 from tests.fakeapi import FakeAPI
 from tests.fakeapi import Reply as Scripted

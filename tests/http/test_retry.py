@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from knime_llm.retry import (Attempt, backoff, decide, is_retryable_status, parse_duration,
+from knime_llm.http.retry import (Attempt, backoff, decide, is_retryable_status, parse_duration,
                              pause_after_success, ratelimit_reset, retry_after)
 from knime_llm.settings import RetryPolicy
 

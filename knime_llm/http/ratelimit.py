@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from .settings import RateLimits
+from ..settings import RateLimits
 
 
 class Pacer:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import orjson
 
-from .errors import ConfigError
-from .results import http_error
-from .runner import run_sync
-from .settings import Connection
+from ..errors import ConfigError
+from ..results import http_error
+from ..runner import run_sync
+from ..settings import Connection
 from .transport import Transport, TransportFailure, endpoint_url
 
 

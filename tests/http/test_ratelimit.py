@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from knime_llm.ratelimit import Gate, Pacer
+from knime_llm.http.ratelimit import Gate, Pacer
 from knime_llm.settings import RateLimits
 
 INF = float("inf")

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from . import __version__
-from .settings import Connection, Flavor
+from .. import __version__
+from ..settings import Connection, Flavor
 from .streaming import StreamAssembler
 
 _USER_AGENT = f"knime-llm/{__version__}"
