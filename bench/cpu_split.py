@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import latency  # noqa: E402
+import latency
 
-from knime_llm.bodies import SimpleBody, simple_body  # noqa: E402
-from knime_llm.job import Job, Summary, make_validator  # noqa: E402
-from knime_llm.results import RowResult, parse_success  # noqa: E402
-from knime_llm.settings import Connection, Endpoint, Flavor, ResultFormat, RunOptions, Validation  # noqa: E402
-from knime_llm.tablefiles import open_input, open_output  # noqa: E402
-from knime_llm.http.transport import Transport  # noqa: E402
+from knime_llm.bodies import SimpleBody, simple_body
+from knime_llm.http.transport import Transport
+from knime_llm.job import Job, Summary, make_validator
+from knime_llm.results import RowResult, parse_success
+from knime_llm.settings import Connection, Endpoint, Flavor, ResultFormat, RunOptions, Validation
+from knime_llm.tablefiles import open_input, open_output
 
 CHUNK = 10_000  # the command line's input batch size
 

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import report  # noqa: E402
-import scale  # noqa: E402
-import storm  # noqa: E402
-import throughput  # noqa: E402
-from procs import BENCH, PYTHON, LoadServer, run_one  # noqa: E402
-from prompts import write_prompts  # noqa: E402
-from throughput import Run  # noqa: E402
+import report
+import scale
+import storm
+import throughput
+from procs import BENCH, PYTHON, LoadServer, run_one
+from prompts import write_prompts
+from throughput import Run
 
 CPU_ROWS = 20_000
 

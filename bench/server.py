@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import latency  # noqa: E402  (bench/ is not a package: the server runs as a script)
+import latency
 
 _BODY = (
     '{"id":"chatcmpl-bench%07d","object":"chat.completion","created":1767225600,'
@@ -193,17 +193,17 @@ class Connection(asyncio.Protocol):
         self.buffer = b""
         self.answered: float | None = None  # when the last answer on this connection left
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         s = self.server
         s.connections += 1
         s.open += 1
         s.max_open = max(s.max_open, s.open)
 
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+    def connection_lost(self, exc: Exception | None) -> None:
         self.server.open -= 1
 
-    def data_received(self, data: bytes) -> None:  # noqa: D102
+    def data_received(self, data: bytes) -> None:
         self.buffer += data
         while True:
             end = self.buffer.find(b"\r\n\r\n")

@@ -24,13 +24,13 @@ import pyarrow as pa
 
 from .errors import RowError
 from .http.ratelimit import Gate
+from .http.sender import Request, Sender
+from .http.transport import Transport, endpoint_url
 from .results import RowResult, failed, result_arrays, result_columns
 from .runner import Progress, deduplicating, run_rows, run_sync
-from .http.sender import Request, Sender
 from .settings import Connection, Endpoint, RunOptions, Validation
 from .tables import column_values, unique_names
 from .templates import Template
-from .http.transport import Transport, endpoint_url
 from .validation import BodyValidator
 
 T = TypeVar("T")
@@ -139,7 +139,8 @@ class Summary:
             text += " (" + ", ".join(f"{kind}: {n:,}" for kind, n in self.errors.most_common(4)) + ")"
         if self.reused:
             text += f", {self.reused:,} answered from identical rows"
-        text += f" · {self.total_tokens:,} tokens ({self.prompt_tokens:,} prompt, {self.completion_tokens:,} completion)"
+        text += (f" · {self.total_tokens:,} tokens ({self.prompt_tokens:,} prompt, "
+                 f"{self.completion_tokens:,} completion)")
         rate = self.rows / self.elapsed_s if self.elapsed_s > 0 else 0.0
         return text + f" · {self.elapsed_s:.1f} s ({rate:,.1f} rows/s)"
 

@@ -25,8 +25,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from typing import Any, TypeVar
 
 from .errors import Cancelled, RowFailedError
-from .results import RowResult
 from .http.sender import Request
+from .results import RowResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,4 +18,4 @@ except ImportError:
     for name in [m for m in sys.modules if m == "knime" or m.startswith("knime.")]:
         del sys.modules[name]  # a failed import can leave an empty namespace package behind
 
-from tests import knime_harness  # noqa: E402,F401
+from tests import knime_harness  # noqa: F401

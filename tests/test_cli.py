@@ -44,7 +44,8 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_chat_simple_mode_csv_to_csv_keeps_every_input_cell(api: FakeAPI, tmp_path: Path, capsys) -> None:
-    source = write(tmp_path / "in.csv", "id,prompt,zip\n9007199254740993,Say hi,00123\n2,NA,\n3,\"a, \"\"quoted\"\"\nline\",7\n")
+    source = write(tmp_path / "in.csv",
+                   "id,prompt,zip\n9007199254740993,Say hi,00123\n2,NA,\n3,\"a, \"\"quoted\"\"\nline\",7\n")
     code = main(["chat", str(source), str(tmp_path / "out.csv"), "--base-url", api.url, "--prompt-column",
                  "prompt", "--model", "m", "--system", "Be terse.", "--format", "structured"])
     assert code == 0

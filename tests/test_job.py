@@ -5,11 +5,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from knime_llm.bodies import column_body, simple_body, template_body, SimpleBody
+from knime_llm.bodies import SimpleBody, column_body, simple_body, template_body
 from knime_llm.errors import RowFailedError
 from knime_llm.job import Job, check_job, check_schema, make_validator, run_job
-from knime_llm.settings import (Connection, Endpoint, Flavor, ResultFormat, RetryPolicy, RunOptions,
-                                Validation)
+from knime_llm.settings import Connection, Endpoint, Flavor, ResultFormat, RetryPolicy, RunOptions, Validation
 from tests.fakeapi import CHAT_OK, FakeAPI, Reply, Seen
 
 TEMPLATE = '{"model": "m", "messages": [{"role": "{{role}}", "content": "{{prompt}}"}]}'

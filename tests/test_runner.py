@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from knime_llm.errors import Cancelled, RowFailedError
+from knime_llm.http.sender import Request
 from knime_llm.results import RowResult
 from knime_llm.runner import CANCELLED_BEFORE_SENDING, deduplicating, run_rows
-from knime_llm.http.sender import Request
 
 
 async def chunked(rows: Sequence[object], size: int = 3) -> AsyncIterator[Sequence[object]]:

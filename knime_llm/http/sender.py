@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from .ratelimit import Gate
 from ..results import RowResult, http_error, parse_success
-from .retry import Attempt, Decision, decide, pause_after_success
 from ..settings import RetryPolicy
+from .ratelimit import Gate
+from .retry import Attempt, Decision, decide, pause_after_success
 from .transport import Reply, Transport, TransportFailure
 
 

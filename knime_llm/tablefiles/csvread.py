@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .csvsniff import SINGLE_COLUMN_DELIMITER, detect_delimiter, read_header, read_sample
 from ..errors import DataError
+from .csvsniff import SINGLE_COLUMN_DELIMITER, detect_delimiter, read_header, read_sample
 from .tableio import InputTable, rechunk
 
 _INT_PATTERN = r"^(0|-?[1-9][0-9]*)$"

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
 
-from .csvsniff import CANDIDATES, SINGLE_COLUMN_DELIMITER
 from ..jsonvalues import dumps_json
-from .tableio import OutputWriter
 from ..tables import column_values
+from .csvsniff import CANDIDATES, SINGLE_COLUMN_DELIMITER
+from .tableio import OutputWriter
 
 
 class CsvOutput(OutputWriter):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..errors import ConfigError, DataError
 from .csvread import CsvInput
 from .csvwrite import CsvOutput
-from ..errors import ConfigError, DataError
 from .jsonl import JsonlInput, JsonlOutput
 from .parquet import ParquetInput, ParquetOutput
 from .tableio import InputTable, OutputWriter

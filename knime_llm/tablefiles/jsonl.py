@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..jsonvalues import dumps_json, loads_json
-from .tableio import InputTable, OutputWriter
 from ..tables import column_values, is_json_field, json_field
+from .tableio import InputTable, OutputWriter
 
 _BOM = b"\xef\xbb\xbf"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KnimeLlmError, SchemaError
+from ..settings import Endpoint
 from .documents import is_openapi, load_document
 from .extract import extract_schema
-from ..settings import Endpoint
 
 
 def _provenance(spec_path: Path, spec: dict[str, Any]) -> str:

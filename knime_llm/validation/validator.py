@@ -19,9 +19,9 @@ from typing import Any, Literal
 from referencing.exceptions import Unresolvable  # jsonschema's own dependency
 
 from ..errors import ConfigError, SchemaError
+from ..settings import Endpoint
 from .documents import load_document, schema_from_document
 from .messages import describe
-from ..settings import Endpoint
 
 try:
     import jsonschema_rs as _rs

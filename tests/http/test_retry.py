@@ -6,8 +6,16 @@ import email.utils
 
 import pytest
 
-from knime_llm.http.retry import (Attempt, backoff, decide, is_retryable_status, parse_duration,
-                             pause_after_success, ratelimit_reset, retry_after)
+from knime_llm.http.retry import (
+    Attempt,
+    backoff,
+    decide,
+    is_retryable_status,
+    parse_duration,
+    pause_after_success,
+    ratelimit_reset,
+    retry_after,
+)
 from knime_llm.settings import RetryPolicy
 
 NOW = 1_700_000_000.0

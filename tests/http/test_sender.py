@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from knime_llm.http.ratelimit import Gate
-from knime_llm.results import RowResult
 from knime_llm.http.sender import Request, Sender
-from knime_llm.settings import Connection, Flavor, RateLimits, RetryPolicy, Secret
 from knime_llm.http.transport import Transport, endpoint_url
+from knime_llm.results import RowResult
+from knime_llm.settings import Connection, Flavor, RateLimits, RetryPolicy, Secret
 from tests.fakeapi import CHAT_OK, FakeAPI, Reply
 
 FAST = RetryPolicy(max_retries=3, initial_backoff_s=0.01, max_backoff_s=0.05, max_wait_s=30)

@@ -9,9 +9,15 @@ import socket
 import pytest
 
 from knime_llm.errors import ConfigError
+from knime_llm.http.transport import (
+    Reply,
+    Transport,
+    TransportFailure,
+    endpoint_url,
+    environment_proxy,
+    request_headers,
+)
 from knime_llm.settings import Connection, Flavor, Secret
-from knime_llm.http.transport import (Reply, Transport, TransportFailure, endpoint_url, environment_proxy,
-                                 request_headers)
 from tests.fakeapi import FakeAPI
 from tests.fakeapi import Reply as Scripted
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from knime_llm.cli import main
+from knime_llm.nodes.completions import CreateChatCompletion
+from knime_llm.nodes.connector import OpenAIConnector
 from tests import knime_harness as kh  # first: installs KNIME's backends for the real package
-
-from knime_llm.cli import main  # noqa: E402
-from knime_llm.nodes.completions import CreateChatCompletion  # noqa: E402
-from knime_llm.nodes.connector import OpenAIConnector  # noqa: E402
 
 pytestmark = pytest.mark.llama
 

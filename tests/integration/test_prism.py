@@ -14,8 +14,7 @@ import pytest
 from knime_llm.bodies import column_body
 from knime_llm.job import Job, run_job
 from knime_llm.results import RowResult
-from knime_llm.settings import (Connection, Endpoint, Flavor, ResultFormat, RetryPolicy, RunOptions, Secret,
-                                Validation)
+from knime_llm.settings import Connection, Endpoint, Flavor, ResultFormat, RetryPolicy, RunOptions, Secret, Validation
 from knime_llm.validation import BodyValidator
 
 pytestmark = pytest.mark.prism
@@ -117,8 +116,11 @@ def all_cases() -> list[tuple[str, str, dict]]:
     return samples + GENERATED
 
 
+NO_RETRIES = RetryPolicy(max_retries=0)
+
+
 def send_all(url: str, endpoint: Endpoint, bodies: list[dict], *, key: str | None = "sk-test",
-             headers: tuple[tuple[str, str], ...] = (), retry: RetryPolicy = RetryPolicy(max_retries=0),
+             headers: tuple[tuple[str, str], ...] = (), retry: RetryPolicy = NO_RETRIES,
              ) -> list[RowResult]:
     """Send bodies as they are (validation off) and return the per-row results."""
     batch = pa.record_batch({"body": [orjson.dumps(b).decode() for b in bodies]})

@@ -9,12 +9,11 @@ import knime.extension as knext
 import pandas as pd
 import pytest
 
-from tests import knime_harness as kh  # first: against the real package it installs KNIME's backends
-
 from knime_llm.errors import Cancelled
 from knime_llm.nodes.completions import CreateChatCompletion, CreateCompletion
 from knime_llm.nodes.ports import OpenAIConfigObject, OpenAIConfigSpec
 from knime_llm.settings import ApiConfig, Connection, Flavor, RetryPolicy
+from tests import knime_harness as kh  # first: against the real package it installs KNIME's backends
 from tests.fakeapi import CHAT_OK, FakeAPI, Reply, Seen
 
 KEY = "sk-node-secret-0123456789abcdefghij"

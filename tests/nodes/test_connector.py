@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
-
-from tests import knime_harness as kh  # first: against the real package it installs KNIME's backends
 import knime.extension as knext
+import pytest
 
 from knime_llm.nodes.connector import OpenAIConnector
 from knime_llm.nodes.ports import OpenAIConfigObject, OpenAIConfigSpec
 from knime_llm.settings import Flavor
+from tests import knime_harness as kh  # first: against the real package it installs KNIME's backends
 from tests.fakeapi import FakeAPI, Reply, Seen
 
 KEY = "sk-node-secret-0123456789abcdefghij"

@@ -11,7 +11,6 @@ from knime_llm.errors import DataError
 from knime_llm.tablefiles import open_input
 from tests.tablefile_helpers import read, read_csv, types, write_file
 
-
 # --- what becomes missing, a number, a boolean -----------------------------------------------
 
 

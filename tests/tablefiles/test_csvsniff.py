@@ -10,7 +10,6 @@ from knime_llm.errors import ConfigError, DataError
 from knime_llm.tablefiles import open_input
 from tests.tablefile_helpers import DATA, read, read_csv
 
-
 # --- delimiter -------------------------------------------------------------------------------
 
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from knime_llm.errors import DataError
-from knime_llm.tablefiles.jsonl import JsonColumnTypes
 from knime_llm.tablefiles import open_output
+from knime_llm.tablefiles.jsonl import JsonColumnTypes
 from knime_llm.tables import is_json_field, json_field
 from tests.tablefile_helpers import TRICKY, copy, read, types, write_file
 

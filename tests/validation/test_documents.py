@@ -12,7 +12,6 @@ from knime_llm.errors import SchemaError
 from knime_llm.validation.documents import load_document, schema_from_document
 from tests.openapi_helpers import openapi
 
-
 # --- load_document ------------------------------------------------------------------------------
 
 

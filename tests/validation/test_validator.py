@@ -14,10 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knime_llm.validation import validator
 from knime_llm.errors import ConfigError, SchemaError
 from knime_llm.settings import Endpoint
-from knime_llm.validation import BodyValidator, shipped_schema
+from knime_llm.validation import BodyValidator, shipped_schema, validator
 
 SAMPLES = json.loads(
     (Path(__file__).parents[1] / "data/openai_samples/requests.json").read_text(encoding="utf-8")
