@@ -82,7 +82,7 @@ test: lint llama prism
 # KNIME_LLM_BASE_URL / OPENAI_BASE_URL for the command. Temperature 0 with a fixed seed
 # (the server also runs with --seed 42) makes the demo output repeatable.
 DEMO_OPTS := --model smollm2 --prompt-column prompt --temperature 0 --seed 42 \
-  --max-tokens 64 --format structured --concurrency 1
+  --max-tokens 64 --format parsed --concurrency 1
 
 demo: venv llama
 	mkdir -p out

@@ -43,9 +43,9 @@ class ValidationMode(knext.EnumParameterOptions):
 
 
 class OutputFormat(knext.EnumParameterOptions):
-    RAW = ("Raw Response", "Columns body (the raw response text), status and error.")
-    STRUCTURED = ("Structured", "The raw columns plus the answer, finish reason, token counts, model, "
-                                "response id, latency and attempts.")
+    RAW = ("Raw response", "Columns body (the raw response text), status and error.")
+    PARSED = ("Parsed response", "The raw columns plus the answer, finish reason, token counts, model, "
+                                 "response id, latency and attempts.")
 
 
 def _shown_for(mode: Any, option: BodyMode, *also: knext.OneOf) -> tuple[Any, knext.Effect]:

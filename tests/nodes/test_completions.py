@@ -61,11 +61,11 @@ def test_configure_returns_the_exact_output_schema() -> None:
     assert table_spec.column_names == ["question", "n", "body", "status", "error"]
     assert [str(c.ktype) for c in table_spec][2:] == [str(knext.string()), str(knext.int32()), str(knext.string())]
     assert passed.config == spec_in.config
-    structured, _ = kh.run_configure(chat(settings__result_format="STRUCTURED", settings__validation="WARN",
+    parsed, _ = kh.run_configure(chat(settings__result_format="PARSED", settings__validation="WARN",
                                           settings__keep_input_columns=False),
                                      spec_in, schema_of(PROMPTS), ctx=kh.make_config_context(CREDS))
-    assert structured.column_names[:5] == ["body", "status", "error", "warning", "content"]
-    assert "total_tokens" in structured.column_names and "question" not in structured.column_names
+    assert parsed.column_names[:5] == ["body", "status", "error", "warning", "content"]
+    assert "total_tokens" in parsed.column_names and "question" not in parsed.column_names
 
 
 @pytest.mark.parametrize("settings, credentials, message", [
@@ -96,7 +96,7 @@ def test_without_a_table_only_a_template_without_placeholders_works() -> None:
 
 def test_execute_sends_one_request_per_row_and_keeps_rowids(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    node = chat(settings__result_format="STRUCTURED")
+    node = chat(settings__result_format="PARSED")
     ctx = kh.make_exec_context(CREDS)
     with FakeAPI() as api:
         api.handler = answer
@@ -118,7 +118,7 @@ def test_execute_sends_one_request_per_row_and_keeps_rowids(caplog: pytest.LogCa
 
 
 def test_an_empty_table_gives_an_empty_table_with_every_column() -> None:
-    node = chat(settings__result_format="STRUCTURED")
+    node = chat(settings__result_format="PARSED")
     empty = PROMPTS.iloc[0:0]
     table_spec, _ = kh.run_configure(node, config().spec, schema_of(empty), ctx=kh.make_config_context(CREDS))
     with FakeAPI() as api:
@@ -177,5 +177,5 @@ def test_a_local_server_gets_no_auth_header() -> None:
 
 
 def test_request_node_settings_round_trip() -> None:
-    for node in (chat(settings__result_format="STRUCTURED"), CreateCompletion()):
+    for node in (chat(settings__result_format="PARSED"), CreateCompletion()):
         kh.settings_roundtrip(node)
