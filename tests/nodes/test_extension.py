@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import knime.extension.nodes as knext_nodes
 import knime.extension.parameter as knext_parameter
 import pytest
 
-from tests import knime_harness  # noqa: F401  (first: installs KNIME's backends for the real package)
+from tests import knime_harness as kh  # first: installs KNIME's backends for the real package
 
 yaml = pytest.importorskip("yaml")
 
@@ -36,13 +37,13 @@ def test_knime_yml_has_what_kNIME_requires() -> None:
 
 def test_the_extension_module_imports_the_way_knime_imports_it() -> None:
     # KNIME puts the folder holding the module on sys.path and imports the module by name.
+    # The real package comes from PYTHONPATH, which the child inherits; the double only when in use.
     module = knime_yml()["extension_module"]
-    folder = ROOT / Path(module).parent
-    double = ROOT / "tests" / "knime_double"
-    code = ("import sys, importlib; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
-            "from tests import knime_harness; importlib.import_module(sys.argv[3]); "
+    paths = [str(ROOT / Path(module).parent)] + ([str(ROOT / "tests" / "knime_double")] if kh.IS_DOUBLE else [])
+    code = ("import sys, importlib, json; sys.path[:0] = json.loads(sys.argv[1]); "
+            "from tests import knime_harness; importlib.import_module(sys.argv[2]); "
             "import knime.extension.nodes as n; print(sorted(x.name for x in n._nodes.values()))")
-    result = subprocess.run([sys.executable, "-c", code, str(folder), str(double), Path(module).name],
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(paths), Path(module).name],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert set(eval(result.stdout)) >= NODES
@@ -85,4 +86,4 @@ def test_the_configuration_port_type_is_shared_by_all_nodes() -> None:
     for name in ("Create Chat Completion", "Create Completion"):
         ports = nodes[name]
         assert ports.input_ports[0].type == CONFIG_PORT and ports.output_ports[1].type == CONFIG_PORT
-        assert ports.input_ports[1].type == knext.PortType.TABLE and ports.input_ports[1].optional
+        assert ports.input_ports[1].type == knext.PortType.TABLE and not ports.input_ports[1].optional
