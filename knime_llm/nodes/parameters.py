@@ -97,7 +97,8 @@ def _template(default: str) -> knext.MultilineStringParameter:
     return knext.MultilineStringParameter(
         "JSON template",
         "The request body as JSON. A string that is exactly `\"{{column}}\"` becomes the cell with its "
-        "type (numbers stay numbers, a missing cell becomes null, a text cell stays text); "
+        "type (numbers stay numbers, a missing cell becomes null, a text cell stays text, a JSON cell its "
+        "JSON, a Date&Time cell ISO-8601 text); "
         "`\"{{column:json}}\"` parses a text cell as JSON; `{{column}}` inside longer text is replaced "
         "as text. Cells can never break or inject into the JSON.",
         default, number_of_lines=12)

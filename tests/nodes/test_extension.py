@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -13,6 +15,9 @@ import knime.extension.nodes as knext_nodes
 import knime.extension.parameter as knext_parameter
 import pytest
 
+from knime_llm.nodes.completions import _CHAT_EXAMPLE, _COMPLETION_EXAMPLE, CreateChatCompletion, CreateCompletion
+from knime_llm.results import result_columns
+from knime_llm.settings import ResultFormat
 from tests import knime_harness as kh  # first: installs KNIME's backends for the real package
 
 yaml = pytest.importorskip("yaml")
@@ -87,3 +92,49 @@ def test_the_configuration_port_type_is_shared_by_all_nodes() -> None:
         ports = nodes[name]
         assert ports.input_ports[0].type == CONFIG_PORT and ports.output_ports[1].type == CONFIG_PORT
         assert ports.input_ports[1].type == knext.PortType.TABLE and not ports.input_ports[1].optional
+
+
+def rendered(node: object) -> dict:
+    """The node's description as KNIME renders it from Markdown (KNIME's renderer, or the double's)."""
+    from knime.extension._markdown import KnimeMarkdownParser
+
+    return kh.describe(node, KnimeMarkdownParser())
+
+
+def all_html(description: dict) -> list[str]:
+    options = description["options"] + [o for tab in description["tabs"] for o in tab["options"]]
+    return ([description["full_description"]] + description["ports"] + [o["description"] for o in options]
+            + [tab["description"] for tab in description["tabs"]])
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_descriptions_render_with_no_markdown_left_over(name: str) -> None:
+    [node] = [n for n in registered() if n.name == name]
+    for html_text in all_html(rendered(node.node_factory())):
+        assert "```" not in html_text and "**" not in html_text
+        assert not re.search(r"(^|<p>)\s*- ", html_text, re.MULTILINE), html_text  # a bullet left as text
+
+
+@pytest.mark.parametrize("node_class, example", [(CreateChatCompletion, _CHAT_EXAMPLE),
+                                                 (CreateCompletion, _COMPLETION_EXAMPLE)])
+def test_the_template_example_is_a_code_block_and_the_sources_list_items(node_class: type, example: str) -> None:
+    full = rendered(node_class())["full_description"]
+    [block] = re.findall(r"<pre>(.*?)</pre>", full, re.DOTALL)
+    assert html.unescape(block).strip() == example
+    [sources, columns] = re.findall(r"<ul>(.*?)</ul>", full, re.DOTALL)
+    assert re.findall(r"<li><b>(.*?)</b>", sources) == ["Simple", "JSON template", "Body column"]
+    endpoint = node_class().endpoint
+    for column, _ in result_columns(endpoint, ResultFormat.PARSED, with_warning=True):
+        assert f"<i>{column}</i>" in columns, column  # every output column is explained
+
+
+@pytest.mark.skipif(kh.IS_DOUBLE, reason="compares the double's renderer with KNIME's own")
+def test_the_doubles_renderer_gives_knimes_html_for_our_descriptions() -> None:
+    import importlib.util
+
+    path = ROOT / "tests" / "knime_double" / "knime" / "extension" / "_markdown.py"
+    spec = importlib.util.spec_from_file_location("knime_double_markdown", path)
+    double = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(double)
+    for node in registered():
+        assert kh.describe(node.node_factory(), double.KnimeMarkdownParser()) == rendered(node.node_factory())
