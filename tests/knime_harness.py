@@ -10,28 +10,30 @@ port type and serialise), unique RowIDs, and discarding results of a cancelled e
 
 Commands (run from the repository root):
 
-* With the double (this machine; conftest adds ``tests/knime_double`` to ``sys.path``)::
+* With the double (the default; conftest adds ``tests/knime_double`` to ``sys.path`` when
+  ``import knime.extension`` fails)::
 
-    .venv/bin/python -m pytest tests/test_knime_double.py
+    make test                 # or: .venv/bin/python -m pytest tests/test_knime_double.py tests/nodes
 
-  or without conftest wiring: ``PYTHONPATH=tests/knime_double .venv/bin/python -m pytest ...``.
+* Against KNIME's real code, which is never committed: a knime/knime-python checkout, or a tag
+  extracted with ``git archive``, e.g. into /tmp::
 
-* Conformance against the real implementation (knime/knime-python sources extracted with
-  ``git archive`` to /tmp/knime-real/src, venv /tmp/knime-real/venv with pandas 2.3,
-  pyarrow 21, markdown 3.8, py4j, pytz, python-dateutil, pytest)::
+    git -C <knime-python repo> archive analytics-platform/5.5.0 | tar -x -C /tmp/kp-5.5
+    make test-knime KNIME_PYTHON=/tmp/kp-5.5
 
-    S=/tmp/knime-real/src
-    PP=$(for d in "" .nodes .views .arrow .arrow.types; do
-           printf '%s:' "$S/org.knime.python3$d/src/main/python"; done)
-    PYTHONPATH=$PP /tmp/knime-real/venv/bin/python -m pytest -p no:cacheprovider \\
-      --noconftest -W ignore::UserWarning tests/test_knime_double.py
+  The target builds ``.knime-venv`` (ignored by git: pandas 2.3, pyarrow 21, markdown 3.8, py4j,
+  pytz, python-dateutil and this package with its test extras), puts the checkout's
+  ``org.knime.python3{,.nodes,.views,.arrow,.arrow.types}/src/main/python`` folders on
+  ``PYTHONPATH`` and runs ``tests/test_knime_double.py`` and ``tests/nodes``.
+  ``KNIME_LLM_REAL_KNIME=1`` makes a missing real package an error, so the run cannot fall back
+  to the double unnoticed. With those folders KNIME's real Arrow table backend is installed
+  (in-memory sink that applies the Java sink's batch rules) and port types go through the
+  launcher's real ``_PortTypeRegistry``; with only the ``knime-extension`` conda package (no Arrow
+  backend) ``knime.extension.testing``'s pandas-only backend is used and tests marked
+  ``needs_arrow_backend`` are skipped (node tests need the Arrow backend).
 
-  ``--noconftest`` keeps the project's conftest (which would add the double) out; the
-  ``UserWarning`` is knime.api.views complaining that it runs outside KNIME. With the
-  ``org.knime.python3.arrow`` folders on the path KNIME's real Arrow table backend is installed
-  (in-memory sink) and port types go through the launcher's real ``_PortTypeRegistry``; without
-  them (e.g. the ``knime-extension`` conda package) ``knime.extension.testing``'s pandas-only
-  backend is used and tests marked ``needs_arrow_backend`` are skipped.
+``KNIME_VERSION`` tells which release is imported (the double follows 5.5); conformance tests
+assert 5.5's behaviour where later releases differ, and the later one when run against them.
 """
 
 from __future__ import annotations
