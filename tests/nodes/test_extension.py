@@ -138,3 +138,22 @@ def test_the_doubles_renderer_gives_knimes_html_for_our_descriptions() -> None:
     spec.loader.exec_module(double)
     for node in registered():
         assert kh.describe(node.node_factory(), double.KnimeMarkdownParser()) == rendered(node.node_factory())
+
+
+def test_pixi_toml_pins_only_what_exists_for_knime_5_5() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    pixi = tomllib.loads((ROOT / "pixi.toml").read_text())
+    assert pixi["workspace"]["channels"] == ["knime", "conda-forge"]
+    deps = pixi["dependencies"]
+    # knime-python-versions starts with 5.6; these three exist as 5.5.0 on the knime channel
+    assert "knime-python-versions" not in deps
+    assert (deps["knime-extension"], deps["knime-python-base"]) == ("5.5.*", "5.5.*")
+    assert pixi["feature"]["build"]["dependencies"]["knime-extension-bundling"] == "5.5.*"
+    assert "--knime-build" not in pixi["feature"]["build"]["tasks"]["build"]["cmd"]
+
+
+def test_the_debug_config_names_this_extension() -> None:
+    data = knime_yml()
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    assert list(config) == [f"{data['group_id']}.{data['name']}"]
+    assert set(config[f"{data['group_id']}.{data['name']}"]) == {"src", "conda_env_path", "debug_mode"}
