@@ -132,3 +132,40 @@ def test_a_json_column_can_hold_whole_bodies() -> None:
     with FakeAPI() as api:
         kh.run_execute(node, kh.make_exec_context(CREDS), config(api.url), rows)
         assert api.bodies() == [json.loads(body)]
+
+
+LOGICAL_JSON = json.dumps({"value_factory_class": kh.JSON_FACTORY}, separators=(",", ":"))  # as KNIME writes it
+
+
+class _FileStores:
+    """KNIME's file-store handler during execute: a file-store key names a file."""
+
+    def __init__(self, folder: object) -> None:
+        self.folder = folder
+
+    def file_store_key_to_absolute_path(self, key: str) -> str:
+        return str(self.folder / key)
+
+
+@pytest.mark.skipif(kh.IS_DOUBLE, reason="large JSON cells live in KNIME file stores, read by KNIME's own code")
+def test_a_large_json_cell_is_read_from_its_file_store(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import knime.api.table as kt
+    import knime.api.types as ktypes
+
+    # What KNIME does at start-up for knime-json's value factory (here a stand-in in tests/nodes),
+    # into copies of KNIME's registries that are put back after the test.
+    for registry in ("_java_value_factory_to_bundle", "_python_type_to_bundle"):
+        monkeypatch.setattr(ktypes, registry, dict(getattr(ktypes, registry)))
+    ktypes.register_python_value_factory(
+        "tests.nodes.json_value_factory", "JsonValueFactory", "JSON",
+        '{"type": "struct", "inner_types": ["string", "variable_width_binary"]}',
+        json.dumps({"type": "struct", "traits": {"logical_type": LOGICAL_JSON},
+                    "inner": [{"type": "simple", "traits": {}}, {"type": "simple", "traits": {}}]}),
+        "builtins.dict")
+    monkeypatch.setattr(kt._backend, "file_store_handler", _FileStores(tmp_path), raising=False)
+    (tmp_path / "fs-1").write_bytes(bytes(8) + b'{"long": "' + b"x" * 10_000 + b'"}')
+    storage = pa.array([{"0": "fs-1", "1": None}, {"0": None, "1": bytes(8) + b"[1]"}],
+                       struct(pa.string(), pa.large_binary()))
+    table = kh.knime_table(["big", "small"], j=kh.Cells(storage, kh.JSON_FACTORY))
+    [batch] = list(kh.make_input_table(table).batches())
+    assert column_values(batch.to_pyarrow(), "j") == [{"long": "x" * 10_000}, [1]]
