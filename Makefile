@@ -9,6 +9,8 @@
 #   make prism     .prism with the Prism OpenAPI mock
 #   make lint      ruff over the package, tests, bench and tools
 #   make test      lint, then all tests, including the ones against real local servers
+#   make test-knime KNIME_PYTHON=<knime-python checkout>
+#                  the double's conformance tests and the node tests against KNIME's own code
 #   make demo      run the knime-llm CLI on examples/ against the local model -> out/
 #   make bench     benchmarks (bench/run.py)
 #   make clean     remove out/ and .servers/ (stops servers recorded there first)
@@ -40,7 +42,7 @@ LLAMA_STAMP := $(LLAMA_VENV)/.stamp-$(LLAMA_CPP_VERSION)-$(SMOLLM2_VERSION)
 PRISM_STAMP := $(PRISM_DIR)/.stamp-$(PRISM_VERSION)
 BENCH_STAMP := $(VENV)/.stamp-bench
 
-.PHONY: help venv llama prism lint test demo bench clean distclean
+.PHONY: help venv llama prism lint test test-knime demo bench clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -78,11 +80,33 @@ lint: venv
 test: lint llama prism
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# Against KNIME's real code: KNIME_PYTHON is a knime/knime-python checkout (or `git archive` of a
+# tag such as analytics-platform/5.5.0); its Python folders go on PYTHONPATH, never into the repo.
+# The venv pins what KNIME's Python environment has (pandas 2.3, pyarrow 21, markdown 3.8, py4j).
+# KNIME_LLM_REAL_KNIME=1 makes the run fail rather than fall back to the double.
+KNIME_VENV := .knime-venv
+KNIME_VENV_STAMP := $(KNIME_VENV)/.stamp
+KNIME_PLUGINS := org.knime.python3 org.knime.python3.nodes org.knime.python3.views \
+  org.knime.python3.arrow org.knime.python3.arrow.types
+
+$(KNIME_VENV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(KNIME_VENV)
+	$(KNIME_VENV)/bin/python -m pip install -e '.[test]' py4j pytz python-dateutil
+	touch $@
+
+test-knime: $(KNIME_VENV_STAMP)
+	@[[ -d "$(KNIME_PYTHON)/org.knime.python3.nodes" ]] || \
+	  { echo "usage: make test-knime KNIME_PYTHON=<path to a knime-python checkout>"; exit 2; }
+	KNIME_LLM_REAL_KNIME=1 \
+	PYTHONPATH="$$(printf '%s:' $(foreach p,$(KNIME_PLUGINS),$(abspath $(KNIME_PYTHON))/$(p)/src/main/python))" \
+	  $(KNIME_VENV)/bin/python -m pytest -p no:cacheprovider -W "ignore::UserWarning:knime.api.views" \
+	  tests/test_knime_double.py tests/nodes $(PYTEST_ARGS)
+
 # One llama server for both commands; `servers.py run` stops it whatever happens and sets
 # KNIME_LLM_BASE_URL / OPENAI_BASE_URL for the command. Temperature 0 with a fixed seed
 # (the server also runs with --seed 42) makes the demo output repeatable.
 DEMO_OPTS := --model smollm2 --prompt-column prompt --temperature 0 --seed 42 \
-  --max-tokens 64 --format structured --concurrency 1
+  --max-tokens 64 --format parsed --concurrency 1
 
 demo: venv llama
 	mkdir -p out

@@ -8,7 +8,7 @@ KIND is one of:
 
 * ``ours``: the ``knime-llm chat`` command line (its ``main``, called in this process after
   the imports, so interpreter start-up is not timed; reading the input file, validating,
-  parsing and writing the structured output are);
+  parsing and writing the parsed output are);
 * ``sdk``: the openai SDK as an expert writes it in a Python Script node: ``AsyncOpenAI`` and a
   semaphore of C around ``chat.completions.create``;
 * ``groups``: the SDK in fixed groups of C, each group waiting for its slowest request (how
@@ -61,7 +61,7 @@ def run_ours(args: argparse.Namespace) -> None:
         "--concurrency",
         str(args.concurrency),
         "--format",
-        "structured",
+        "parsed",
         "--max-retries",
         str(args.max_retries),
         "--quiet",

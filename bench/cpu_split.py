@@ -11,7 +11,7 @@ prints one JSON line of CPU microseconds per row for
 * ``http``: the engine's :class:`~knime_llm.http.transport.Transport` posting prepared payloads to the
   instant server with C workers (aiohttp, the event loop, the system calls);
 * ``parse``: turning a response into a :class:`RowResult` (``parse_success``), counting it in the
-  :class:`Summary`, and building the structured result columns (``result_arrays``);
+  :class:`Summary`, and building the parsed result columns (``result_arrays``);
 * ``file_io``: reading the input file into row cells and writing the output file;
 * ``engine_without_http``: the whole ``run_job`` with a transport that answers at once, so all
   but HTTP and files; minus ``build_validate`` and ``parse`` it is the orchestration (runner,
@@ -53,11 +53,11 @@ def cpu_us(fn: Callable[[], Any], rows: int) -> float:
 
 
 def make_job(base_url: str, concurrency: int) -> Job:
-    """The job the command line builds for the benchmark (simple mode, strict, structured)."""
+    """The job the command line builds for the benchmark (simple mode, strict, parsed)."""
     return Job(
         Endpoint.CHAT,
         Connection(base_url=base_url, flavor=Flavor.NO_AUTH),
-        RunOptions(concurrency=concurrency, result_format=ResultFormat.STRUCTURED),
+        RunOptions(concurrency=concurrency, result_format=ResultFormat.PARSED),
         simple_body(SimpleBody("prompt", "bench-model"), Endpoint.CHAT, ["prompt"]),
         make_validator(Endpoint.CHAT, Validation.STRICT),
     )
@@ -99,7 +99,7 @@ def http(job: Job, base_url: str, rows: int, concurrency: int) -> float:
 
 
 def parse(job: Job, texts: list[str]) -> tuple[float, list[Any]]:
-    """Responses to results, the summary, and the structured columns; returns the output batches."""
+    """Responses to results, the summary, and the parsed columns; returns the output batches."""
     import pyarrow as pa
 
     from knime_llm.job import _output  # the function run_job uses for each output chunk

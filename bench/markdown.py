@@ -28,7 +28,7 @@ every comparison below is between figures of this one run.
   2 s, seeded and scaled to a mean of exactly 50 ms, so every client gets the same latencies.
 * **Clients** (`client.py`), each in its own process, timed from before the client is built to
   the last answer (imports excluded): knime-llm is its command line (`knime-llm chat`, Parquet
-  in and out, strict validation, structured output); the openai SDK is `AsyncOpenAI` with a
+  in and out, strict validation, parsed output); the openai SDK is `AsyncOpenAI` with a
   semaphore (`max_retries=0`, its default HTTP client); fixed groups run the SDK in groups of C,
   each waiting for its slowest row (how KNIME's AI extension batches); bare aiohttp is one
   session and a semaphore, with no validation and no parsing.
@@ -65,7 +65,7 @@ row. The split, from timing the engine's pieces alone (`cpu_split.py`), in µs o
 SPLIT_NOTE = """\
 `build_validate` is `Job.prepare` (render + validate + serialise, each also shown alone); `http`
 is the engine's Transport alone posting to the instant server (aiohttp, event loop, system
-calls); `parse` is `parse_success`, the summary and the structured columns; `file_io` is
+calls); `parse` is `parse_success`, the summary and the parsed columns; `file_io` is
 reading the Parquet input and writing the output; `engine_without_http` is `run_job` with a
 transport that answers at once, and `orchestration` is that minus `build_validate` and `parse`
 (runner, sender, gate, tasks). `rest_by_difference` is the whole run minus
@@ -85,7 +85,7 @@ only, where it builds the one-line message.
 """
 
 SCALE_NOTE = """\
-`knime-llm chat` with its defaults (concurrency 16) and `--format structured`, Parquet in and
+`knime-llm chat` with its defaults (concurrency 16) and `--format parsed`, Parquet in and
 out, against the instant server; peak RSS of the process from `wait4`. These runs shared the
 machine with the background C=8 groups run (a latency-bound client using a few percent of a
 core).

@@ -1,7 +1,7 @@
 """Scale: peak RSS and rows per second of ``knime-llm chat`` on long tables, instant server.
 
 The command line runs as a console script in a child process (its default concurrency, strict
-validation, structured output, Parquet in and out); its peak RSS comes from ``os.wait4`` for
+validation, parsed output, Parquet in and out); its peak RSS comes from ``os.wait4`` for
 that child alone, its rows per second from its own summary line (the run, without interpreter
 start-up), and its wall time including start-up is kept too.
 """
@@ -36,7 +36,7 @@ def command(url: str, source: Path, target: Path) -> list[str]:
         "--model",
         "bench-model",
         "--format",
-        "structured",
+        "parsed",
     ]
 
 

@@ -4,4 +4,4 @@ The engine in this package never imports KNIME; the KNIME nodes in ``knime_llm.n
 adapters over it, and the ``knime-llm`` command line runs the same engine on files.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

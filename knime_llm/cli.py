@@ -160,7 +160,7 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
     run.add_argument("--rpm", type=float, help="requests-per-minute budget")
     run.add_argument("--tpm", type=float, help="tokens-per-minute budget")
     run.add_argument("--format", choices=[f.value for f in ResultFormat], default="raw",
-                     help="raw: body, status, error; structured: also content, tokens, timing (default raw)")
+                     help="raw: body, status, error; parsed: also the answer, tokens, timing (default raw)")
     run.add_argument("--dedupe", action="store_true", help="send identical bodies once and reuse the answer")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failed row (exit status 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")

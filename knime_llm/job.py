@@ -46,6 +46,8 @@ class Job:
         options: concurrency, validation, retries, limits, output format.
         body: the compiled body source (template, body column or simple mode).
         validator: the compiled schema validator; None when validation is off.
+        cells: reads one column of a batch as JSON-compatible values for the body; the KNIME
+            nodes give one that first decodes KNIME's own column types.
     """
 
     endpoint: Endpoint
@@ -53,6 +55,7 @@ class Job:
     options: RunOptions
     body: Template
     validator: BodyValidator | None = None
+    cells: Callable[[pa.RecordBatch, str], list[Any]] = column_values
 
     def result_columns(self) -> tuple[tuple[str, pa.DataType], ...]:
         """The columns a run appends (names before clash handling), with their Arrow types."""
@@ -206,7 +209,7 @@ async def _run_job(job: Job, batches: Iterator[pa.RecordBatch], write: Callable[
             try:
                 if batch.num_rows:  # an empty chunk adds no rows; the writer already has the schema
                     waiting.add(batch)
-                    yield _rows(batch, job.body.columns)
+                    yield _rows(job, batch)
                 batch = await following
             finally:
                 if not following.done():
@@ -261,10 +264,11 @@ class _WaitingRows:
         return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
 
 
-def _rows(batch: pa.RecordBatch, columns: Sequence[str]) -> Sequence[Sequence[Any]]:
+def _rows(job: Job, batch: pa.RecordBatch) -> Sequence[Sequence[Any]]:
+    columns = job.body.columns
     if not columns:
         return [()] * batch.num_rows
-    return list(zip(*(column_values(batch, name) for name in columns)))
+    return list(zip(*(job.cells(batch, name) for name in columns)))
 
 
 def _output(job: Job, rows: pa.RecordBatch, results: Sequence[RowResult]) -> pa.RecordBatch:
@@ -298,7 +302,7 @@ def check_job(job: Job, batches: Iterable[pa.RecordBatch], *,
     schema: pa.Schema | None = None
     for batch in batches:
         errors = []
-        for cells in _rows(batch, job.body.columns):
+        for cells in _rows(job, batch):
             prepared = job.prepare(cells)
             error = prepared.error if isinstance(prepared, RowResult) else None
             if error is not None and report is not None:

@@ -4,7 +4,7 @@ Every row ends as a :class:`RowResult`, whatever happened: a body that failed va
 timeout, an HTTP error or a success. :func:`http_error` turns an error response into one line,
 reading the OpenAI ``{"error": {...}}`` shape and the shapes real servers send instead (Prism's
 ``application/problem+json``, FastAPI's ``{"detail": ...}``, plain text). The column layout for
-the raw and structured formats is declared once here and shared by the CLI and the nodes.
+the raw and parsed formats is declared once here and shared by the CLI and the nodes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class RowResult:
         warning: a validation problem of a body that was sent anyway (validation "warn").
         attempts: how many requests were sent for this row (0 when none was).
         latency_ms: duration of the last attempt, from sending to the end of the response.
-        data: the parsed JSON of a successful body, for the structured columns and token counts.
+        data: the parsed JSON of a successful body, for the parsed columns and token counts.
     """
 
     body: str | None = None
@@ -132,7 +132,7 @@ RAW_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("body", pa.string()), ("status", pa.int32()), ("error", pa.string()))
 
 
-def _structured_columns(endpoint: Endpoint) -> tuple[tuple[str, pa.DataType], ...]:
+def _parsed_columns(endpoint: Endpoint) -> tuple[tuple[str, pa.DataType], ...]:
     text_column = ("content", pa.string()) if endpoint is Endpoint.CHAT else ("text", pa.string())
     chat_only = (("refusal", pa.string()), ("tool_calls", pa.string())) if endpoint is Endpoint.CHAT else ()
     return (text_column, *chat_only, ("finish_reason", pa.string()),
@@ -146,8 +146,8 @@ def result_columns(endpoint: Endpoint, result_format: ResultFormat, *,
                    with_warning: bool = False) -> tuple[tuple[str, pa.DataType], ...]:
     """Names and Arrow types of the columns a run appends, in order."""
     columns = RAW_COLUMNS + ((("warning", pa.string()),) if with_warning else ())
-    if result_format is ResultFormat.STRUCTURED:
-        columns += _structured_columns(endpoint)
+    if result_format is ResultFormat.PARSED:
+        columns += _parsed_columns(endpoint)
     return columns
 
 
@@ -159,14 +159,14 @@ def result_arrays(results: Sequence[RowResult], endpoint: Endpoint, result_forma
                                [r.error for r in results]]
     if with_warning:
         values.append([r.warning for r in results])
-    if result_format is ResultFormat.STRUCTURED:
-        rows = [_structured_row(r, endpoint) for r in results]
+    if result_format is ResultFormat.PARSED:
+        rows = [_parsed_row(r, endpoint) for r in results]
         width = len(columns) - len(values)
         values.extend([list(col) for col in zip(*rows)] if rows else [[] for _ in range(width)])
     return [pa.array(v, type=t) for v, (_, t) in zip(values, columns)]
 
 
-def _structured_row(result: RowResult, endpoint: Endpoint) -> tuple[Any, ...]:
+def _parsed_row(result: RowResult, endpoint: Endpoint) -> tuple[Any, ...]:
     data = result.data or {}
     choices = data.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}

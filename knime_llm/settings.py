@@ -56,7 +56,7 @@ class ResultFormat(enum.Enum):
     """Which result columns a run adds."""
 
     RAW = "raw"  # body, status, error
-    STRUCTURED = "structured"  # raw columns plus parsed content, usage, timing
+    PARSED = "parsed"  # raw columns plus the parsed answer, usage, timing
 
 
 class Secret:

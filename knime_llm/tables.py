@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
 
+from .errors import DataError
 from .jsonvalues import LONG_DIGITS_PATTERN, dumps_json, loads_json_exact
 
 #: Field metadata key that marks a string column as holding JSON text.
@@ -89,7 +90,8 @@ def column_values(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
     without the fields that are null (Parquet cannot tell an absent field from a null one), lists
     and maps become lists and dicts, temporal values ISO-8601 text, decimals a float when the float
     prints as the same number and text otherwise, binary values base64 text; anything else its
-    ``str``.
+    ``str``. Arrow extension types are refused: their storage is not their meaning (the KNIME
+    nodes decode KNIME's own types before they get here, see :mod:`knime_llm.nodes.cells`).
 
     Args:
         batch: A record batch or table.
@@ -101,6 +103,7 @@ def column_values(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
     Raises:
         KeyError: there is no column of that name.
         ValueError: the name occurs more than once, or a JSON-kind cell is not JSON.
+        DataError: the column's type is, or holds, an Arrow extension type.
     """
     index = batch.schema.get_field_index(name)
     if index < 0:
@@ -109,6 +112,9 @@ def column_values(batch: pa.RecordBatch | pa.Table, name: str) -> list[Any]:
         raise KeyError(f"no column named {name!r}")
     field = batch.schema.field(index)
     column = batch.column(index)
+    if _has_extension_type(field.type):
+        raise DataError(f"column {name!r} is of the Arrow extension type {field.type}, whose stored values are "
+                        "not what its cells mean; convert it to a plain type (text, number, date) first")
     if is_json_field(field):
         texts = _fast_list(column, field.type)
         if pc.any(pc.match_substring_regex(column, LONG_DIGITS_PATTERN)).as_py():
@@ -122,13 +128,6 @@ def _values(column: pa.Array | pa.ChunkedArray, t: pa.DataType) -> list[Any]:
     """Cells of an array of type ``t`` as JSON-compatible values."""
     if pat.is_dictionary(t):
         return _values(_decode(column), t.value_type)
-    if isinstance(t, pa.ExtensionType):
-        storage = (
-            pa.chunked_array([c.storage for c in column.chunks], t.storage_type)
-            if isinstance(column, pa.ChunkedArray)
-            else column.storage
-        )
-        return _values(storage, t.storage_type)
     fast = _fast_list(column, t)
     if fast is not None:
         return fast
@@ -166,6 +165,19 @@ def _fast_list(column: pa.Array | pa.ChunkedArray, t: pa.DataType) -> list[Any] 
     return None
 
 
+def _has_extension_type(t: pa.DataType) -> bool:
+    if isinstance(t, pa.ExtensionType):
+        return True
+    if pat.is_dictionary(t):
+        return _has_extension_type(t.value_type)
+    if pat.is_map(t):
+        return _has_extension_type(t.key_type) or _has_extension_type(t.item_type)
+    if pat.is_struct(t):
+        return any(_has_extension_type(t.field(i).type) for i in range(t.num_fields))
+    value_type = getattr(t, "value_type", None)  # the list types
+    return value_type is not None and _has_extension_type(value_type)
+
+
 def _is_string_view(t: pa.DataType) -> bool:
     check = getattr(pat, "is_string_view", None)
     return bool(check and check(t))
@@ -197,8 +209,6 @@ def _converter(t: pa.DataType) -> Callable[[Any], Any] | None:
         return _finite_float
     if pat.is_dictionary(t):
         return _converter(t.value_type)
-    if isinstance(t, pa.ExtensionType):
-        return _converter(t.storage_type)
     if pat.is_struct(t):
         fields = {t.field(i).name: _converter(t.field(i).type) for i in range(t.num_fields)}
         return lambda v: _struct_value(v, fields)

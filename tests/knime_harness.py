@@ -10,33 +10,36 @@ port type and serialise), unique RowIDs, and discarding results of a cancelled e
 
 Commands (run from the repository root):
 
-* With the double (this machine; conftest adds ``tests/knime_double`` to ``sys.path``)::
+* With the double (the default; conftest adds ``tests/knime_double`` to ``sys.path`` when
+  ``import knime.extension`` fails)::
 
-    .venv/bin/python -m pytest tests/test_knime_double.py
+    make test                 # or: .venv/bin/python -m pytest tests/test_knime_double.py tests/nodes
 
-  or without conftest wiring: ``PYTHONPATH=tests/knime_double .venv/bin/python -m pytest ...``.
+* Against KNIME's real code, which is never committed: a knime/knime-python checkout, or a tag
+  extracted with ``git archive``, e.g. into /tmp::
 
-* Conformance against the real implementation (knime/knime-python sources extracted with
-  ``git archive`` to /tmp/knime-real/src, venv /tmp/knime-real/venv with pandas 2.3,
-  pyarrow 21, markdown 3.8, py4j, pytz, python-dateutil, pytest)::
+    git -C <knime-python repo> archive analytics-platform/5.5.0 | tar -x -C /tmp/kp-5.5
+    make test-knime KNIME_PYTHON=/tmp/kp-5.5
 
-    S=/tmp/knime-real/src
-    PP=$(for d in "" .nodes .views .arrow .arrow.types; do
-           printf '%s:' "$S/org.knime.python3$d/src/main/python"; done)
-    PYTHONPATH=$PP /tmp/knime-real/venv/bin/python -m pytest -p no:cacheprovider \\
-      --noconftest -W ignore::UserWarning tests/test_knime_double.py
+  The target builds ``.knime-venv`` (ignored by git: pandas 2.3, pyarrow 21, markdown 3.8, py4j,
+  pytz, python-dateutil and this package with its test extras), puts the checkout's
+  ``org.knime.python3{,.nodes,.views,.arrow,.arrow.types}/src/main/python`` folders on
+  ``PYTHONPATH`` and runs ``tests/test_knime_double.py`` and ``tests/nodes``.
+  ``KNIME_LLM_REAL_KNIME=1`` makes a missing real package an error, so the run cannot fall back
+  to the double unnoticed. With those folders KNIME's real Arrow table backend is installed
+  (in-memory sink that applies the Java sink's batch rules) and port types go through the
+  launcher's real ``_PortTypeRegistry``; with only the ``knime-extension`` conda package (no Arrow
+  backend) ``knime.extension.testing``'s pandas-only backend is used and tests marked
+  ``needs_arrow_backend`` are skipped (node tests need the Arrow backend).
 
-  ``--noconftest`` keeps the project's conftest (which would add the double) out; the
-  ``UserWarning`` is knime.api.views complaining that it runs outside KNIME. With the
-  ``org.knime.python3.arrow`` folders on the path KNIME's real Arrow table backend is installed
-  (in-memory sink) and port types go through the launcher's real ``_PortTypeRegistry``; without
-  them (e.g. the ``knime-extension`` conda package) ``knime.extension.testing``'s pandas-only
-  backend is used and tests marked ``needs_arrow_backend`` are skipped.
+``KNIME_VERSION`` tells which release is imported (the double follows 5.5); conformance tests
+assert 5.5's behaviour where later releases differ, and the later one when run against them.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import tempfile
 import types
@@ -56,17 +59,43 @@ EXTENSION_ID = "test.extension"
 IS_DOUBLE = Path(knext.__file__).resolve().parents[2].name == "knime_double"
 
 
+def _knime_version() -> Optional[Tuple[int, int]]:
+    """The KNIME release the imported ``knime.extension`` belongs to: 5.5 for the double (which
+    follows 5.5), the ``Bundle-Version`` of a knime-python checkout, None when unknown (the
+    ``knime-extension`` conda package ships no manifest)."""
+    if IS_DOUBLE:
+        return (5, 5)
+    manifest = Path(knext.__file__).resolve().parents[5] / "META-INF" / "MANIFEST.MF"
+    if manifest.is_file():
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            if line.startswith("Bundle-Version:"):
+                major, minor = line.split(":", 1)[1].strip().split(".")[:2]
+                return int(major), int(minor)
+    return None
+
+
+KNIME_VERSION = _knime_version()
+
+
 class ExecutionCanceled(RuntimeError):
     """KNIME discarded the results because the execution was cancelled."""
 
 
 class _MemorySink:
-    """Stands in for the Java data sink the Arrow backend writes output batches to."""
+    """Stands in for the Java data sink the Arrow backend writes output batches to; like it, takes
+    batches only of one schema, each but the last with the first one's row count."""
 
     def __init__(self) -> None:
         self.batches: List[Any] = []
 
     def write(self, batch: Any) -> None:
+        if self.batches:
+            first, last = self.batches[0], self.batches[-1]
+            if not batch.schema.equals(first.schema):
+                raise ValueError(f"batch schema {batch.schema} differs from the first {first.schema}")
+            if last.num_rows < first.num_rows or batch.num_rows > first.num_rows:
+                sizes = [b.num_rows for b in self.batches] + [batch.num_rows]
+                raise ValueError(f"every batch but the last must have {first.num_rows} rows, got {sizes}")
         self.batches.append(batch)
 
     def close(self) -> None:
@@ -320,6 +349,58 @@ def settings_roundtrip(node: Any, version: Optional[str] = None) -> dict:
     return settings
 
 
+VALUE_FACTORY = "org.knime.core.data.v2.value."
+TIME_FACTORY = "org.knime.core.data.v2.time."
+JSON_FACTORY = "org.knime.core.data.json.JSONValueFactory"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cells:
+    """A column of a KNIME type as KNIME's Java side sends it: the value factory's storage, and the
+    factory's class name (``inner``: the factory of a list's elements, for a list of such cells)."""
+
+    storage: Any
+    factory: str
+    inner: Optional[str] = None
+
+
+def _logical_field(name: str, storage_type: Any, factory: Optional[str]) -> Any:
+    import pyarrow as pa
+
+    if factory is None:
+        return pa.field(name, storage_type)
+    logical = json.dumps({"value_factory_class": factory}, separators=(",", ":"))
+    return pa.field(name, storage_type, metadata={b"ARROW:extension:name": b"knime.logical_type",
+                                                  b"ARROW:extension:metadata": logical.encode()})
+
+
+def knime_table(row_ids: Sequence[str], **columns: Any) -> Any:
+    """An Arrow table holding KNIME-typed columns the way KNIME delivers them to a node.
+
+    Plain arrays stay plain (KNIME's ``to_pyarrow`` unwraps numbers, strings, booleans and their
+    lists); :class:`Cells` become the extension type ``knime.logical_type`` naming their value
+    factory. The data goes through Arrow IPC, as it does between KNIME's JVM and Python, so the
+    extension class registered by the backend in use (KNIME's, or the double's) reads it back.
+    """
+    import pyarrow as pa
+
+    fields, arrays = [_logical_field("<RowID>", pa.string(), None)], [pa.array(list(row_ids), pa.string())]
+    for name, column in columns.items():
+        if not isinstance(column, Cells):
+            column = Cells(column, "")
+        storage_type = column.storage.type
+        if column.inner is not None:
+            storage_type = pa.list_(_logical_field("item", storage_type.value_type, column.inner))
+            column = Cells(column.storage.cast(storage_type), column.factory)
+        fields.append(_logical_field(name, storage_type, column.factory or None))
+        arrays.append(column.storage)
+    schema = pa.schema(fields)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    return pa.ipc.open_stream(sink.getvalue()).read_all()
+
+
 def make_input_table(data: Any, batch_size: Optional[int] = None) -> Any:
     """A table as KNIME passes it to ``execute`` (``batches()`` works), from a DataFrame,
     pyarrow table or ``knext.Table``."""
@@ -497,3 +578,20 @@ def _checked_object(port: Any, obj: Any, index: int) -> Any:
     if not isinstance(obj.serialize(), bytes):
         raise TypeError(f"{type(obj).__name__}.serialize() must return bytes")
     return obj
+
+
+def describe(node: Any, parser: Any) -> Dict[str, Any]:
+    """A node's description as KNIME renders it at start-up: the docstring's first line as is, the
+    rest as the full description, options (or tabs) and ports through ``parser`` (a
+    ``KnimeMarkdownParser``)."""
+    doc = type(node).__doc__ or ""
+    short, _, full = doc.removeprefix("\n").partition("\n")
+    entries, tabs_used = kp.extract_parameter_descriptions(node)
+    return {
+        "short_description": short,
+        "full_description": parser.parse_full_description(full) if full else "Missing description.",
+        "options": [] if tabs_used else parser.parse_options(entries),
+        "tabs": parser.parse_tabs(entries) if tabs_used else [],
+        "ports": [parser.parse_port_description(port.description)
+                  for port in node.input_ports + node.output_ports],
+    }

@@ -47,7 +47,7 @@ def test_chat_simple_mode_csv_to_csv_keeps_every_input_cell(api: FakeAPI, tmp_pa
     source = write(tmp_path / "in.csv",
                    "id,prompt,zip\n9007199254740993,Say hi,00123\n2,NA,\n3,\"a, \"\"quoted\"\"\nline\",7\n")
     code = main(["chat", str(source), str(tmp_path / "out.csv"), "--base-url", api.url, "--prompt-column",
-                 "prompt", "--model", "m", "--system", "Be terse.", "--format", "structured"])
+                 "prompt", "--model", "m", "--system", "Be terse.", "--format", "parsed"])
     assert code == 0
     rows = read_csv_rows(tmp_path / "out.csv")
     assert [r["id"] for r in rows] == ["9007199254740993", "2", "3"]
@@ -212,3 +212,14 @@ def test_surrounding_whitespace_around_the_key_is_ignored(api: FakeAPI, tmp_path
     assert main(["chat", str(source), str(tmp_path / "out.csv"), "--base-url", api.url, "--prompt-column",
                  "prompt", "--model", "m"]) == 0
     assert api.seen[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_the_old_format_name_is_refused_with_the_new_choices(tmp_path: Path, capsys) -> None:
+    # 0.2.0 renamed --format structured to --format parsed, with no silent alias (CHANGELOG.md).
+    source = write(tmp_path / "in.csv", "prompt\nhi\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["chat", str(source), str(tmp_path / "out.csv"), "--prompt-column", "prompt", "--model", "m",
+              "--format", "structured"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'structured' (choose from 'raw', 'parsed')" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()

@@ -48,7 +48,7 @@ def echo(seen: Seen) -> Reply:
 def test_every_row_yields_one_result_in_order_with_the_input_columns_kept() -> None:
     with FakeAPI() as api:
         api.handler = echo
-        out, summary = run(job_for(api, result_format=ResultFormat.STRUCTURED), table(10))
+        out, summary = run(job_for(api, result_format=ResultFormat.PARSED), table(10))
     assert out.column("id").to_pylist() == list(range(10))
     assert out.column("content").to_pylist() == [None if i == 5 else f"Q{i}" for i in range(10)]
     assert out.column("status").to_pylist() == [400 if i == 5 else 200 for i in range(10)]
@@ -136,7 +136,7 @@ def test_slow_and_fast_rows_under_concurrency_keep_their_order() -> None:
     with FakeAPI() as api:
         api.handler = varied
         # Every fifth row answers late, so rows behind it finish first; the output order holds.
-        out, _ = run(job_for(api, concurrency=8, result_format=ResultFormat.STRUCTURED), table(30))
+        out, _ = run(job_for(api, concurrency=8, result_format=ResultFormat.PARSED), table(30))
     assert out.column("content").to_pylist() == [f"a{i}" for i in range(30)]
     assert out.column("id").to_pylist() == list(range(30))
 
@@ -148,7 +148,7 @@ def test_output_batches_are_equal_sized_across_input_chunks(monkeypatch: pytest.
     written: list[pa.RecordBatch] = []
     with FakeAPI() as api:
         api.handler = echo
-        job = job_for(api, result_format=ResultFormat.STRUCTURED)
+        job = job_for(api, result_format=ResultFormat.PARSED)
         run_job(job, table(13), written.append)  # input chunks of 4 rows
     assert [b.num_rows for b in written] == [5, 5, 3]  # all but the last the same size (KNIME's rule)
     out = pa.Table.from_batches(written)

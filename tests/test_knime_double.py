@@ -2,6 +2,10 @@
 ``tests/knime_harness.py``, of the real ``knime.extension``: every test here must pass against
 both, so any failure against the real package is a bug in the double.
 
+The double follows KNIME 5.5 (what ``knime.yml`` requires). Where later releases behave
+differently, a test asserts 5.5's behaviour for the double and for a real 5.5, and the later
+behaviour for a later real release (``LATER``), so the suite also passes at knime-python's head.
+
 The dummy nodes mirror the shapes of our nodes: a source node with a custom output port, and a
 node with a custom input port, a table input, an optional table input, a table output and the
 custom port passed through.
@@ -9,7 +13,9 @@ custom port passed through.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -24,6 +30,10 @@ needs_arrow_backend = pytest.mark.skipif(
     kh.TABLE_BACKEND == "testing",
     reason="knime.extension.testing's pandas-only tables keep no RowIDs and have no Arrow form")
 double_only = pytest.mark.skipif(not kh.IS_DOUBLE, reason="double is stricter (KNIME 5.5 surface)")
+#: The real package is of a release after 5.5 (whose changes the double does not follow).
+LATER = kh.KNIME_VERSION is not None and kh.KNIME_VERSION > (5, 5)
+#: How an unset column setting is stored: None up to 5.8, "" from 5.9 on.
+NO_COLUMN = "" if kh.KNIME_VERSION is not None and kh.KNIME_VERSION >= (5, 9) else None
 
 
 class DummySpec(knext.PortObjectSpec):
@@ -230,7 +240,7 @@ def test_defaults_are_extracted_as_model_dict() -> None:
     assert kp.extract_parameters(DummyConnector()) == {"model": {
         "credential": "", "model": "gpt-dummy", "mode": "FAST",
         "advanced": {"retries": 2, "temperature": 0.5}}}
-    assert kp.extract_parameters(DummyPrompter())["model"]["column"] == ""
+    assert kp.extract_parameters(DummyPrompter())["model"]["column"] == NO_COLUMN
 
 
 @pytest.mark.parametrize(("name", "value", "error"), [
@@ -261,7 +271,7 @@ def test_lenient_checks_match_knime() -> None:
     connector = DummyConnector()
     connector.advanced.temperature = 1  # ints are numbers
     connector.credential = "not-in-choices"  # choices only shape the dialog
-    assert kp.extract_parameters(node)["model"]["column"] == ""
+    assert kp.extract_parameters(node)["model"]["column"] == NO_COLUMN
     assert kp.extract_parameters(connector)["model"]["advanced"]["temperature"] == 1
 
 
@@ -469,7 +479,9 @@ def test_schema_views_and_type_names() -> None:
     assert schema["s"].ktype == knext.string()
     assert schema.append(knext.Column(knext.double(), "d")).column_names == ["n", "s", "d"]
     assert schema.remove("n").get() == knext.Schema.from_columns([s_column])
-    assert str(knext.int64()) == "Number (Long Integer)" and str(knext.string()) == "String"
+    names = [str(t) for t in (knext.int32(), knext.int64(), knext.double(), knext.bool_(), knext.string())]
+    assert names == (["Number (Integer)", "Number (Long Integer)", "Number (Float)", "Boolean", "String"] if LATER
+                     else ["Number (integer)", "Number (long)", "Number (double)", "Boolean value", "String"])
     with pytest.raises(ValueError):
         knext.Column(knext.int64(), " ")
 
@@ -687,3 +699,125 @@ def test_testing_contexts_exist() -> None:
     ctx.set_progress(5)  # the official testing context ignores progress
     assert not ctx.is_canceled() and ctx.flow_variables == {}
     assert isinstance(ktest.TestingConfigurationContext(), knext.ConfigurationContext)
+
+
+# ---------------------------------------------------------------- KNIME's own column types
+
+T, V = kh.TIME_FACTORY, kh.VALUE_FACTORY
+
+
+def _struct(*types: pa.DataType) -> pa.DataType:
+    return pa.struct([pa.field(str(i), t) for i, t in enumerate(types)])
+
+
+def typed_table() -> pa.Table:
+    """One column of each kind, as KNIME 5.5 delivers them (storage layouts of its value factories)."""
+    return kh.knime_table(
+        ["r0", "r1"], text=pa.array(["a", None]), n=pa.array([7, None], pa.int64()),
+        date=kh.Cells(pa.array([19860, None], pa.int64()), T + "LocalDateValueFactory"),
+        stamp=kh.Cells(pa.array([{"0": 19860, "1": 30_600_000_000_000}, None], _struct(pa.int64(), pa.int64())),
+                       T + "LocalDateTimeValueFactory"),
+        json=kh.Cells(pa.array([{"0": None, "1": bytes(8) + b'{"a": 1}'}, None],
+                               _struct(pa.string(), pa.large_binary())), kh.JSON_FACTORY),
+        dates=kh.Cells(pa.array([[1, 2], None], pa.list_(pa.int64())), V + "ListValueFactory",
+                       inner=T + "LocalDateValueFactory"),
+        tags=kh.Cells(pa.array([["x"], []], pa.list_(pa.string())), V + "StringSetValueFactory"))
+
+
+def _logical(factory: str, storage: object) -> object:
+    return knext.LogicalType(json.dumps({"value_factory_class": factory}, separators=(",", ":")), storage)
+
+
+@needs_arrow_backend
+def test_knime_types_show_as_logical_types_in_the_schema() -> None:
+    schema = kh.make_input_table(typed_table()).schema
+    assert [c.ktype for c in schema] == [
+        knext.string(), knext.int64(), _logical(T + "LocalDateValueFactory", knext.int64()),
+        _logical(T + "LocalDateTimeValueFactory", knext.struct(knext.int64(), knext.int64())),
+        _logical(kh.JSON_FACTORY, knext.struct(knext.string(), knext.blob())),
+        knext.list_(_logical(T + "LocalDateValueFactory", knext.int64())),
+        _logical(V + "StringSetValueFactory", knext.list_(knext.string()))]
+    assert kh.roundtrip_spec(schema) == schema  # configure sees them through KNIME's JSON
+
+
+@needs_arrow_backend
+def test_to_pyarrow_gives_plain_primitives_and_knime_types_in_their_extension_type() -> None:
+    [batch] = list(kh.make_input_table(typed_table()).batches())
+    data = batch.to_pyarrow()
+    assert [f.type for f in data.schema][:3] == [pa.string(), pa.string(), pa.int64()]
+    assert data.column(1).to_pylist() == ["a", None] and data.column(2).to_pylist() == [7, None]
+    for index, factory in [(3, T + "LocalDateValueFactory"), (4, T + "LocalDateTimeValueFactory"),
+                           (5, kh.JSON_FACTORY), (6, V + "ListValueFactory"), (7, V + "StringSetValueFactory")]:
+        column_type = data.schema.field(index).type
+        assert isinstance(column_type, pa.ExtensionType) and column_type.extension_name == "knime.logical_type"
+        assert json.loads(column_type.__arrow_ext_serialize__()) == {"value_factory_class": factory}
+    assert data.column(3).storage.to_pylist() == [19860, None]  # days since 1970: 2024-05-17
+    assert data.column(4).storage.to_pylist() == [{"0": 19860, "1": 30_600_000_000_000}, None]
+    assert data.column(5).storage.field("1").to_pylist()[0] == bytes(8) + b'{"a": 1}'
+    assert data.column(7).storage.to_pylist() == [["x"], []]
+
+
+@needs_arrow_backend
+def test_knime_typed_columns_pass_through_to_the_output() -> None:
+    [batch] = list(kh.make_input_table(typed_table()).batches())
+    out = knext.BatchOutputTable.create()
+    out.append(batch.to_pyarrow())
+    table = kh.as_table(out)
+    assert table.schema == kh.make_input_table(typed_table()).schema
+    assert kh.row_ids(table) == ["r0", "r1"]
+
+
+@needs_arrow_backend
+@pytest.mark.parametrize("sizes, ok", [([3, 3, 2], True), ([3, 3, 3], True), ([3, 2, 3], False), ([2, 3], False)])
+def test_output_batches_but_the_last_have_the_first_ones_size(sizes: list, ok: bool) -> None:
+    out = knext.BatchOutputTable.create(row_ids="generate")
+    appended = 0
+    try:
+        for size in sizes:
+            out.append(pa.table({"x": list(range(size))}))
+            appended += 1
+    except ValueError:
+        pass
+    assert appended == (len(sizes) if ok else len(sizes) - 1)
+
+
+@needs_arrow_backend
+def test_output_batches_share_one_schema() -> None:
+    out = knext.BatchOutputTable.create(row_ids="generate")
+    out.append(pa.table({"x": [1, 2]}))
+    with pytest.raises(ValueError):
+        out.append(pa.table({"x": ["a", "b"]}))
+
+
+# ---------------------------------------------------------------- descriptions
+
+MARKDOWN_SAMPLES = [
+    "Plain text with a 'quote', \"double\" quotes, & and <.",
+    "**Bold**, *italic*, ***both***, __under__, _it_, snake_case_word and 2 * 3 * 4.",
+    "- one\n- two `code <x>` here\n\n  continued\n\n1. first\n2. second",
+    "Intro:\n\n```\n{\"a\": \"{{b}}\", \"c\": [1, 2]}\n```\n\nAfter.",
+    "- item\n\n  ```\n  code in a list item\n  ```\n- next",
+    "# H1\n## H2\n### H3\n#### H4\ntext\n---\nmore\n\n***\n\n> quote",
+    "| a | b |\n|---|---|\n| 1 | 2 |",
+    "[x](http://e.com), <http://auto.com>, <b>raw</b>, ![img](x.png), **bold `code` [link](u)**",
+    "    indented code\n    block\n\nSetext\n======\n\nEscaped \\*star\\*",
+]
+
+
+def _double_markdown() -> object:
+    path = Path(__file__).parent / "knime_double" / "knime" / "extension" / "_markdown.py"
+    spec = importlib.util.spec_from_file_location("knime_double_markdown", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(kh.IS_DOUBLE, reason="compares the double's renderer with KNIME's own")
+@pytest.mark.parametrize("sample", MARKDOWN_SAMPLES)
+def test_the_doubles_markdown_renders_like_knimes(sample: str) -> None:
+    from knime.extension._markdown import KnimeMarkdownParser
+
+    real, double = KnimeMarkdownParser(), _double_markdown().KnimeMarkdownParser()
+    for kind in ("parse_full_description", "parse_basic", "parse_option_description", "parse_port_description",
+                 "parse_tab_description"):
+        assert getattr(double, kind)(sample) == getattr(real, kind)(sample), kind

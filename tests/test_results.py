@@ -1,4 +1,4 @@
-"""Error lines for every error shape, and the raw and structured result columns."""
+"""Error lines for every error shape, and the raw and parsed result columns."""
 
 from __future__ import annotations
 
@@ -55,12 +55,12 @@ def test_raw_columns_are_body_status_error() -> None:
     assert got == {"body": ["{}", None], "status": [200, None], "error": [None, "timeout: no response"]}
 
 
-def test_structured_chat_columns() -> None:
+def test_parsed_chat_columns() -> None:
     ok = RowResult(body=orjson.dumps(CHAT_OK).decode(), status=200, data=CHAT_OK, attempts=2, latency_ms=12.5)
     tool = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
         "role": "assistant", "content": None,
         "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}]}
-    got = columns(Endpoint.CHAT, ResultFormat.STRUCTURED,
+    got = columns(Endpoint.CHAT, ResultFormat.PARSED,
                   [ok, RowResult(status=200, data=tool, attempts=1), RowResult(error="validation: x")])
     assert got["content"] == ["hello", None, None]
     assert got["finish_reason"] == ["stop", "tool_calls", None]
@@ -71,14 +71,14 @@ def test_structured_chat_columns() -> None:
     assert got["latency_ms"] == [12.5, None, None] and got["attempts"] == [2, 1, 0]
 
 
-def test_structured_completion_columns() -> None:
-    got = columns(Endpoint.COMPLETION, ResultFormat.STRUCTURED,
+def test_parsed_completion_columns() -> None:
+    got = columns(Endpoint.COMPLETION, ResultFormat.PARSED,
                   [RowResult(status=200, data=COMPLETION_OK, attempts=1)])
     assert got["text"] == [" Paris."] and got["finish_reason"] == ["length"]
     assert got["completion_tokens"] == [16] and "content" not in got and "tool_calls" not in got
 
 
-def test_structured_columns_of_an_empty_chunk() -> None:
-    arrays = result_arrays([], Endpoint.CHAT, ResultFormat.STRUCTURED)
-    assert len(arrays) == len(result_columns(Endpoint.CHAT, ResultFormat.STRUCTURED))
+def test_parsed_columns_of_an_empty_chunk() -> None:
+    arrays = result_arrays([], Endpoint.CHAT, ResultFormat.PARSED)
+    assert len(arrays) == len(result_columns(Endpoint.CHAT, ResultFormat.PARSED))
     assert all(len(a) == 0 for a in arrays)

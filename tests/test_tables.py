@@ -9,6 +9,7 @@ import math
 import pyarrow as pa
 import pytest
 
+from knime_llm.errors import DataError
 from knime_llm.tables import (
     JSON_KIND_KEY,
     column_values,
@@ -194,3 +195,24 @@ def test_float_nan_fix_does_not_touch_finite_values() -> None:
     cells = [5e-324, 1.7976931348623157e308, -0.0]
     result = values(pa.array(cells))
     assert result == cells and math.copysign(1, result[2]) == -1
+
+
+class _Tagged(pa.ExtensionType):
+    """An extension type whose storage (an int) is not what its cells mean (a date, say)."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.int64(), "test.tagged")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> "_Tagged":
+        return cls()
+
+
+@pytest.mark.parametrize("wrap", [lambda a: a, lambda a: pa.ListArray.from_arrays(pa.array([0, 1]), a)])
+def test_extension_types_are_refused_rather_than_their_storage_given(wrap) -> None:
+    column = wrap(pa.ExtensionArray.from_storage(_Tagged(), pa.array([19860])))
+    with pytest.raises(DataError, match="column 'd' is of the Arrow extension type .* convert it to a plain type"):
+        column_values(pa.record_batch([column], names=["d"]), "d")

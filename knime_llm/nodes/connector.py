@@ -79,7 +79,10 @@ class OpenAIConnector:
     the output port: the port names the credentials, and the key is read when a node executes.
 
     With **Check the connection** on, executing this node asks the server for its models
-    (`GET /models`) and fails with a clear message for a wrong key or URL.
+    (`GET /models`) and fails with a clear message for a wrong key or URL; the models are put
+    into the list flow variable `llm_models`. The check waits at most the connect plus the read
+    timeout, and stops at once when the node is cancelled. The request nodes' dialogs offer the
+    same list as their model dropdown.
     """
 
     base_url = knext.StringParameter(
@@ -99,8 +102,8 @@ class OpenAIConnector:
     headers = knext.MultilineStringParameter(
         "Extra headers", "One `Name: value` per line, sent with every request.", "", number_of_lines=3)
     check_connection = knext.BoolParameter(
-        "Check the connection", "On execute, list the server's models to catch a wrong key or URL early. "
-        "Turn off for servers without /models.", True)
+        "Check the connection", "On execute, list the server's models (into the list flow variable "
+        "llm_models) to catch a wrong key or URL early. Turn off for servers without /models.", True)
     throughput = Throughput()
 
     def configure(self, ctx: knext.ConfigurationContext) -> OpenAIConfigSpec:
@@ -110,14 +113,20 @@ class OpenAIConnector:
         return OpenAIConfigSpec(config)
 
     def execute(self, ctx: knext.ExecutionContext) -> OpenAIConfigObject:
-        """Optionally check the connection, then pass the configuration on."""
+        """Optionally check the connection, then pass the configuration on.
+
+        The check gives up after the connect plus read timeout and stops within a tenth of a
+        second when the node is cancelled.
+        """
         spec = OpenAIConfigSpec(self._config())
         if self.check_connection:
+            connection = spec.connection(ctx)
             try:
-                models = list_models(spec.connection(ctx))
+                models = list_models(connection, deadline_s=connection.connect_timeout_s + connection.read_timeout_s,
+                                     cancelled=ctx.is_canceled)
             except ConfigError as err:
                 raise config_error(err) from None
-            ctx.flow_variables["llm_models"] = ", ".join(models[:50])
+            ctx.flow_variables["llm_models"] = models
         return OpenAIConfigObject(spec)
 
     def _config(self) -> ApiConfig:

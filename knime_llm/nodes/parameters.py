@@ -2,12 +2,13 @@
 
 Each group maps onto engine settings with one function (``template_for``, ``run_options``), so a
 node module never repeats a default or a rule: defaults come from the engine's dataclasses.
+Settings added in 0.2.0 carry ``since_version``, so workflows saved before load with the values
+they had.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import knime.extension as knext
@@ -16,6 +17,8 @@ from ..bodies import SimpleBody, column_body, simple_body, template_body
 from ..errors import ConfigError
 from ..settings import ApiConfig, Endpoint, ResultFormat, RunOptions, Validation
 from ..templates import Template
+from .cells import JSON_FACTORY, check_columns, value_factory
+from .modelchoice import ModelFrom, chosen_model, model_dropdown, model_name_field, model_switch
 
 CHAT_TEMPLATE = json.dumps({"model": "gpt-4o-mini",
                             "messages": [{"role": "system", "content": "You are a helpful assistant."},
@@ -43,9 +46,11 @@ class ValidationMode(knext.EnumParameterOptions):
 
 
 class OutputFormat(knext.EnumParameterOptions):
-    RAW = ("Raw Response", "Columns body (the raw response text), status and error.")
-    STRUCTURED = ("Structured", "The raw columns plus the answer, finish reason, token counts, model, "
-                                "response id, latency and attempts.")
+    RAW = ("Raw response", "Columns body (the response text exactly as the server sent it), status (the HTTP "
+                           "status) and error (empty on success).")
+    PARSED = ("Parsed response", "The raw columns plus the answer (content, or text for completions), refusal "
+                                 "and tool calls, finish reason, token counts, model, response id, latency "
+                                 "and attempts.")
 
 
 def _shown_for(mode: Any, option: BodyMode, *also: knext.OneOf) -> tuple[Any, knext.Effect]:
@@ -54,8 +59,33 @@ def _shown_for(mode: Any, option: BodyMode, *also: knext.OneOf) -> tuple[Any, kn
     return (knext.And(condition, *also) if also else condition), knext.Effect.SHOW
 
 
+def _is(subject: Any, option: knext.EnumParameterOptions) -> knext.OneOf:
+    """The condition that an enum parameter has one value."""
+    return knext.OneOf(subject, [option.name])
+
+
 def _text_column(column: knext.Column) -> bool:
     return column.ktype == knext.string()
+
+
+def _body_column_type(column: knext.Column) -> bool:
+    """Text or KNIME JSON: the types a whole request body can come in."""
+    ktype = column.ktype
+    return _text_column(column) or (isinstance(ktype, knext.LogicalType)
+                                    and value_factory(ktype.logical_type) == JSON_FACTORY)
+
+
+def first_text_column(schema: knext.Schema) -> str:
+    """The first string column of the table: what Simple mode uses while no column is chosen.
+
+    Raises:
+        ConfigError: the table has no string column.
+    """
+    for column in schema:
+        if _text_column(column):
+            return column.name
+    raise ConfigError("the input table has no text column for the message; add one (e.g. with a Table Creator "
+                      "or String Manipulation node), or build the bodies with 'JSON template'")
 
 
 def _body_mode() -> knext.EnumParameter:
@@ -67,25 +97,22 @@ def _template(default: str) -> knext.MultilineStringParameter:
     return knext.MultilineStringParameter(
         "JSON template",
         "The request body as JSON. A string that is exactly `\"{{column}}\"` becomes the cell with its "
-        "type (numbers stay numbers, a missing cell becomes null, a text cell stays text); "
+        "type (numbers stay numbers, a missing cell becomes null, a text cell stays text, a JSON cell its "
+        "JSON, a Date&Time cell ISO-8601 text); "
         "`\"{{column:json}}\"` parses a text cell as JSON; `{{column}}` inside longer text is replaced "
         "as text. Cells can never break or inject into the JSON.",
         default, number_of_lines=12)
 
 
 def _body_column() -> knext.ColumnParameter:
-    return knext.ColumnParameter("Body column", "Column holding each row's whole JSON request body.",
-                                 port_index=1, column_filter=_text_column)
+    return knext.ColumnParameter("Body column", "Column holding each row's whole request body: JSON text, or a "
+                                 "KNIME JSON cell.", port_index=1, column_filter=_body_column_type)
 
 
 def _prompt_column(label: str) -> knext.ColumnParameter:
-    return knext.ColumnParameter(label, "Column holding each row's text; one request per row.",
+    return knext.ColumnParameter(label, "Column holding each row's text; one request per row. While none is "
+                                 "chosen, the first text column of the table is used.",
                                  port_index=1, column_filter=_text_column)
-
-
-def _model(default: str) -> knext.StringParameter:
-    return knext.StringParameter("Model", "Model name sent with every request (for Azure: any name; the "
-                                 "deployment in the base URL decides).", default)
 
 
 def _max_tokens() -> knext.IntParameter:
@@ -118,7 +145,10 @@ class ChatBody:
     template = _template(CHAT_TEMPLATE).rule(*_shown_for(mode, BodyMode.TEMPLATE))
     body_column = _body_column().rule(*_shown_for(mode, BodyMode.COLUMN))
     prompt_column = _prompt_column("Message column").rule(*_shown_for(mode, BodyMode.SIMPLE))
-    model = _model("gpt-4o-mini").rule(*_shown_for(mode, BodyMode.SIMPLE))
+    model_from = model_switch().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    listed_model = model_dropdown("gpt-4o-mini").rule(
+        *_shown_for(mode, BodyMode.SIMPLE, _is(model_from, ModelFrom.SERVER)))
+    model = model_name_field("gpt-4o-mini").rule(*_shown_for(mode, BodyMode.SIMPLE, _is(model_from, ModelFrom.NAME)))
     system = knext.MultilineStringParameter(
         "System message", "Instructions sent before every row's message; empty sends none.", "",
         number_of_lines=3).rule(*_shown_for(mode, BodyMode.SIMPLE))
@@ -134,7 +164,7 @@ class ChatBody:
         "JSON Schema", "The JSON Schema answers must follow (for the response format 'JSON Schema').",
         '{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"], '
         '"additionalProperties": false}', number_of_lines=6).rule(
-        *_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(response_format, [ResponseFormat.JSON_SCHEMA.name])))
+        *_shown_for(mode, BodyMode.SIMPLE, _is(response_format, ResponseFormat.JSON_SCHEMA)))
 
 
 @knext.parameter_group(label="Request body")
@@ -145,7 +175,11 @@ class CompletionBody:
     template = _template(COMPLETION_TEMPLATE).rule(*_shown_for(mode, BodyMode.TEMPLATE))
     body_column = _body_column().rule(*_shown_for(mode, BodyMode.COLUMN))
     prompt_column = _prompt_column("Prompt column").rule(*_shown_for(mode, BodyMode.SIMPLE))
-    model = _model("gpt-3.5-turbo-instruct").rule(*_shown_for(mode, BodyMode.SIMPLE))
+    model_from = model_switch().rule(*_shown_for(mode, BodyMode.SIMPLE))
+    listed_model = model_dropdown("gpt-3.5-turbo-instruct").rule(
+        *_shown_for(mode, BodyMode.SIMPLE, _is(model_from, ModelFrom.SERVER)))
+    model = model_name_field("gpt-3.5-turbo-instruct").rule(*_shown_for(mode, BodyMode.SIMPLE,
+                                                                        _is(model_from, ModelFrom.NAME)))
     max_tokens = _max_tokens().rule(*_shown_for(mode, BodyMode.SIMPLE))
     use_temperature = _use_temperature().rule(*_shown_for(mode, BodyMode.SIMPLE))
     temperature = _temperature().rule(*_shown_for(mode, BodyMode.SIMPLE, knext.OneOf(use_temperature, [True])))
@@ -159,8 +193,8 @@ class RunSettings:
 
     validation = knext.EnumParameter("Validation", "Check every body against the official OpenAI request "
                                      "schema before sending.", ValidationMode.STRICT.name, ValidationMode)
-    result_format = knext.EnumParameter("Result format", "Which columns are appended.",
-                                        OutputFormat.RAW.name, OutputFormat)
+    result_format = knext.EnumParameter("Result format", "Which columns are appended (the node description "
+                                        "lists each column).", OutputFormat.RAW.name, OutputFormat)
     keep_input_columns = knext.BoolParameter("Keep input columns", "Output the input columns before the "
                                              "result columns (off: only the result columns).", True)
     fail_on_error = knext.BoolParameter("Fail on the first failed row", "Stop the node at the first row that "
@@ -170,30 +204,34 @@ class RunSettings:
                                       "one request and its answer.", RunOptions.deduplicate, is_advanced=True)
 
 
-def template_for(body: Any, endpoint: Endpoint, columns: Sequence[str]) -> Template:
-    """The engine's body source for a body group's settings, compiled against the columns.
+def template_for(body: Any, endpoint: Endpoint, schema: knext.Schema) -> Template:
+    """The engine's body source for a body group's settings, compiled against the input table.
+
+    In Simple mode without a chosen column the first text column is used.
 
     Raises:
-        ConfigError: the template, column or simple settings do not fit the table.
+        ConfigError: the template, column or simple settings do not fit the table, or the body
+            reads a column whose type has no place in a request body.
     """
+    columns = schema.column_names
     mode = body.mode
     if mode == BodyMode.TEMPLATE.name:
-        return template_body(body.template, columns)
-    if not columns:
-        raise ConfigError("without an input table only a JSON template without placeholders can be used; "
-                          "connect a table, or choose 'JSON template'")
-    if mode == BodyMode.COLUMN.name:
-        return column_body(_chosen(body.body_column, "body column"), columns)
-    chat = endpoint is Endpoint.CHAT
-    settings = SimpleBody(
-        prompt_column=_chosen(body.prompt_column, "message column" if chat else "prompt column"),
-        model=body.model,
-        system=(body.system or None) if chat else None,
-        temperature=body.temperature if body.use_temperature else None,
-        max_tokens=body.max_tokens or None,
-        seed=body.seed if body.use_seed else None,
-        response_format=_response_format(body) if chat else None)
-    return simple_body(settings, endpoint, columns)
+        template = template_body(body.template, columns)
+    elif mode == BodyMode.COLUMN.name:
+        template = column_body(_chosen(body.body_column, "body column"), columns)
+    else:
+        chat = endpoint is Endpoint.CHAT
+        settings = SimpleBody(
+            prompt_column=body.prompt_column or first_text_column(schema),
+            model=chosen_model(body),
+            system=(body.system or None) if chat else None,
+            temperature=body.temperature if body.use_temperature else None,
+            max_tokens=body.max_tokens or None,
+            seed=body.seed if body.use_seed else None,
+            response_format=_response_format(body) if chat else None)
+        template = simple_body(settings, endpoint, columns)
+    check_columns(schema, template.columns)
+    return template
 
 
 def _chosen(column: str | None, what: str) -> str:

@@ -6,18 +6,20 @@ import csv
 import json
 from pathlib import Path
 
+import knime.extension as knext
 import pandas as pd
 import pytest
 
 from knime_llm.cli import main
 from knime_llm.nodes.completions import CreateChatCompletion
 from knime_llm.nodes.connector import OpenAIConnector
+from knime_llm.nodes.modelchoice import server_models
 from tests import knime_harness as kh  # first: installs KNIME's backends for the real package
 
 pytestmark = pytest.mark.llama
 
 DETERMINISTIC = ["--model", "smollm2", "--temperature", "0", "--seed", "42", "--max-tokens", "12",
-                 "--concurrency", "1", "--format", "structured"]
+                 "--concurrency", "1", "--format", "parsed"]
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -76,7 +78,7 @@ def test_a_streamed_request_is_assembled_into_one_response(llama_url: str, tmp_p
         "messages": [{"role": "user", "content": "{{prompt}}"}]}))
     source = write(tmp_path / "in.csv", "prompt\nSay hello.\n")
     assert main(["chat", str(source), str(tmp_path / "s.csv"), "--base-url", llama_url, "--template",
-                 str(template), "--format", "structured", "--quiet"]) == 0
+                 str(template), "--format", "parsed", "--quiet"]) == 0
     [row] = rows(tmp_path / "s.csv")
     body = json.loads(row["body"])
     assert body["object"] == "chat.completion" and row["content"].strip()
@@ -92,14 +94,15 @@ def test_the_nodes_end_to_end(llama_url: str) -> None:
     [config] = kh.run_execute(connector, ctx)
     assert "smollm2" in ctx.flow_variables["llm_models"]
 
-    node = CreateChatCompletion()
-    node.body.prompt_column = "question"
-    node.body.model = "smollm2"
+    prompts = pd.DataFrame({"question": ["Say hello.", "Name a colour."]}, index=["r1", "r2"])
+    node = CreateChatCompletion()  # the first text column is the message
+    dialog = kh.make_dialog_context(specs=[config.spec, knext.Table.from_pandas(prompts).schema])
+    assert "smollm2" in server_models(dialog)  # the model dropdown, as the dialog fills it
+    node.body.listed_model = "smollm2"
     node.body.max_tokens = 12
     node.body.use_temperature = True
     node.body.temperature = 0.0
-    node.settings.result_format = "STRUCTURED"
-    prompts = pd.DataFrame({"question": ["Say hello.", "Name a colour."]}, index=["r1", "r2"])
+    node.settings.result_format = "PARSED"
     exec_ctx = kh.make_exec_context({})
     out, passed = kh.run_execute(node, exec_ctx, config, prompts)
     assert kh.row_ids(out) == ["r1", "r2"]

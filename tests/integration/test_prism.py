@@ -127,7 +127,7 @@ def send_all(url: str, endpoint: Endpoint, bodies: list[dict], *, key: str | Non
     connection = Connection(base_url=url, flavor=Flavor.OPENAI if key else Flavor.NO_AUTH,
                             api_key=Secret(key) if key else None, headers=headers)
     job = Job(endpoint, connection, RunOptions(concurrency=8, validation=Validation.OFF, retry=retry,
-                                               result_format=ResultFormat.STRUCTURED),
+                                               result_format=ResultFormat.PARSED),
               column_body("body", ["body"]))
     written: list[pa.RecordBatch] = []
     run_job(job, [batch], written.append)

@@ -35,7 +35,6 @@ def schema_of(df: pd.DataFrame) -> knext.Schema:
 def chat(**settings: object) -> object:
     node = CreateChatCompletion()
     node.body.prompt_column = "question"
-    node.body.model = "gpt-4o-mini"
     for name, value in settings.items():
         group, attr = name.split("__")
         setattr(getattr(node, group), attr, value)
@@ -61,11 +60,55 @@ def test_configure_returns_the_exact_output_schema() -> None:
     assert table_spec.column_names == ["question", "n", "body", "status", "error"]
     assert [str(c.ktype) for c in table_spec][2:] == [str(knext.string()), str(knext.int32()), str(knext.string())]
     assert passed.config == spec_in.config
-    structured, _ = kh.run_configure(chat(settings__result_format="STRUCTURED", settings__validation="WARN",
+    parsed, _ = kh.run_configure(chat(settings__result_format="PARSED", settings__validation="WARN",
                                           settings__keep_input_columns=False),
                                      spec_in, schema_of(PROMPTS), ctx=kh.make_config_context(CREDS))
-    assert structured.column_names[:5] == ["body", "status", "error", "warning", "content"]
-    assert "total_tokens" in structured.column_names and "question" not in structured.column_names
+    assert parsed.column_names[:5] == ["body", "status", "error", "warning", "content"]
+    assert "total_tokens" in parsed.column_names and "question" not in parsed.column_names
+
+
+def test_a_node_wired_to_a_table_with_a_text_column_configures_and_runs_untouched() -> None:
+    node = CreateChatCompletion()  # as placed: no setting touched
+    table = pd.DataFrame({"n": [1], "question": ["Hi there"]}, index=["only"])
+    table_spec, _ = kh.run_configure(node, config().spec, schema_of(table), ctx=kh.make_config_context(CREDS))
+    assert table_spec.column_names == ["n", "question", "body", "status", "error"]
+    assert node.body.prompt_column == "question"  # the first text column, shown in the dialog
+    fresh = CreateChatCompletion()  # execute may run on a node KNIME built anew from the settings
+    with FakeAPI() as api:
+        out, _ = kh.run_execute(fresh, kh.make_exec_context(CREDS), config(api.url), table)
+        assert api.bodies() == [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi there"}]}]
+    assert output_columns(out)["status"] == [200] and kh.row_ids(out) == ["only"]
+
+
+def test_the_prompt_table_is_a_required_port() -> None:
+    node = CreateChatCompletion()
+    assert [p.optional for p in node.input_ports] == [False, False]
+    with pytest.raises(ValueError, match="'Prompts' is not optional"):
+        kh.run_configure(node, config().spec, None, ctx=kh.make_config_context(CREDS))
+
+
+def test_a_table_without_text_needs_a_template() -> None:
+    numbers = pd.DataFrame({"n": [1, 2]})
+    with pytest.raises(knext.InvalidParametersError, match="the input table has no text column"):
+        kh.run_configure(CreateChatCompletion(), config().spec, schema_of(numbers), ctx=kh.make_config_context(CREDS))
+    node = chat(body__mode="TEMPLATE", body__template='{"model": "m", "messages": [{"role": "user", "content": '
+                                                      '"Count to {{n}}"}]}')
+    with FakeAPI() as api:
+        kh.run_execute(node, kh.make_exec_context(CREDS), config(api.url), numbers)
+        assert [b["messages"][0]["content"] for b in api.bodies()] == ["Count to 1", "Count to 2"]
+
+
+def test_a_typed_model_name_is_sent() -> None:
+    node = chat(body__model_from="NAME", body__model="my-finetune")
+    with FakeAPI() as api:
+        kh.run_execute(node, kh.make_exec_context(CREDS), config(api.url), PROMPTS.head(1))
+        assert api.bodies()[0]["model"] == "my-finetune"
+
+
+def test_a_message_left_in_the_model_dropdown_is_refused() -> None:
+    node = chat(body__listed_model="⚠ the models could not be listed: HTTP 401")
+    with pytest.raises(knext.InvalidParametersError, match="no model chosen .the models could not be listed"):
+        kh.run_configure(node, config().spec, schema_of(PROMPTS), ctx=kh.make_config_context(CREDS))
 
 
 @pytest.mark.parametrize("settings, credentials, message", [
@@ -81,22 +124,9 @@ def test_bad_settings_fail_configure(settings: dict, credentials: dict, message:
                          ctx=kh.make_config_context(credentials))
 
 
-def test_without_a_table_only_a_template_without_placeholders_works() -> None:
-    with pytest.raises(knext.InvalidParametersError, match="without an input table"):
-        kh.run_configure(chat(), config().spec, None, ctx=kh.make_config_context(CREDS))
-    node = chat(body__mode="TEMPLATE",
-                body__template='{"model": "m", "messages": [{"role": "user", "content": "Hi"}]}')
-    table_spec, _ = kh.run_configure(node, config().spec, None, ctx=kh.make_config_context(CREDS))
-    assert table_spec.column_names == ["body", "status", "error"]
-    with FakeAPI() as api:
-        out, _ = kh.run_execute(node, kh.make_exec_context(CREDS), config(api.url), None)
-        assert len(api.seen) == 1
-    assert out.to_pandas()["status"].tolist() == [200]
-
-
 def test_execute_sends_one_request_per_row_and_keeps_rowids(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    node = chat(settings__result_format="STRUCTURED")
+    node = chat(settings__result_format="PARSED")
     ctx = kh.make_exec_context(CREDS)
     with FakeAPI() as api:
         api.handler = answer
@@ -118,7 +148,7 @@ def test_execute_sends_one_request_per_row_and_keeps_rowids(caplog: pytest.LogCa
 
 
 def test_an_empty_table_gives_an_empty_table_with_every_column() -> None:
-    node = chat(settings__result_format="STRUCTURED")
+    node = chat(settings__result_format="PARSED")
     empty = PROMPTS.iloc[0:0]
     table_spec, _ = kh.run_configure(node, config().spec, schema_of(empty), ctx=kh.make_config_context(CREDS))
     with FakeAPI() as api:
@@ -177,5 +207,5 @@ def test_a_local_server_gets_no_auth_header() -> None:
 
 
 def test_request_node_settings_round_trip() -> None:
-    for node in (chat(settings__result_format="STRUCTURED"), CreateCompletion()):
+    for node in (chat(settings__result_format="PARSED"), CreateCompletion()):
         kh.settings_roundtrip(node)

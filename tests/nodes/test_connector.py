@@ -8,6 +8,7 @@ import logging
 import knime.extension as knext
 import pytest
 
+from knime_llm.errors import Cancelled
 from knime_llm.nodes.connector import OpenAIConnector
 from knime_llm.nodes.ports import OpenAIConfigObject, OpenAIConfigSpec
 from knime_llm.settings import Flavor
@@ -77,7 +78,7 @@ def test_execute_checks_the_connection_with_the_key(caplog: pytest.LogCaptureFix
         ctx = kh.make_exec_context(CREDS)
         [obj] = kh.run_execute(connector(base_url=api.url), ctx)
     assert isinstance(obj, OpenAIConfigObject)
-    assert ctx.flow_variables["llm_models"] == "gpt-4o-mini, o3-mini"
+    assert ctx.flow_variables["llm_models"] == ["gpt-4o-mini", "o3-mini"]  # a list flow variable
     assert KEY not in json.dumps(obj.spec.serialize()) and KEY not in caplog.text
     assert obj.serialize() == b""
 
@@ -101,3 +102,21 @@ def test_the_check_can_be_turned_off() -> None:
     ctx = kh.make_exec_context(CREDS)
     [obj] = kh.run_execute(connector(base_url="http://127.0.0.1:9/v1", check_connection=False), ctx)
     assert obj.spec.config.connection.base_url == "http://127.0.0.1:9/v1"
+
+
+def test_the_check_stops_when_the_node_is_cancelled() -> None:
+    # The server would answer after 3 s and the read timeout is 600 s: only the cancel ends it.
+    with FakeAPI() as api:
+        api.default = Reply(body={"object": "list", "data": []}, delay=3.0)
+        ctx = kh.make_exec_context(CREDS, cancel_after=2)
+        with pytest.raises((Cancelled, kh.ExecutionCanceled)):
+            kh.run_execute(connector(base_url=api.url), ctx)
+    assert ctx._java_ctx.cancel_checks >= 3  # polled while waiting
+
+
+def test_the_check_is_bounded_by_the_timeouts() -> None:
+    with FakeAPI() as api:
+        api.default = Reply(body={"object": "list", "data": []}, delay=3.0)
+        node = connector(base_url=api.url, throughput__connect_timeout=0.2, throughput__read_timeout=0.3)
+        with pytest.raises(knext.InvalidParametersError, match=r"within 0\.[35] s"):
+            kh.run_execute(node, kh.make_exec_context(CREDS))

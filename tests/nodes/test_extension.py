@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import struct
 import subprocess
 import sys
@@ -12,7 +15,10 @@ import knime.extension.nodes as knext_nodes
 import knime.extension.parameter as knext_parameter
 import pytest
 
-from tests import knime_harness  # noqa: F401  (first: installs KNIME's backends for the real package)
+from knime_llm.nodes.completions import _CHAT_EXAMPLE, _COMPLETION_EXAMPLE, CreateChatCompletion, CreateCompletion
+from knime_llm.results import result_columns
+from knime_llm.settings import ResultFormat
+from tests import knime_harness as kh  # first: installs KNIME's backends for the real package
 
 yaml = pytest.importorskip("yaml")
 
@@ -36,13 +42,13 @@ def test_knime_yml_has_what_kNIME_requires() -> None:
 
 def test_the_extension_module_imports_the_way_knime_imports_it() -> None:
     # KNIME puts the folder holding the module on sys.path and imports the module by name.
+    # The real package comes from PYTHONPATH, which the child inherits; the double only when in use.
     module = knime_yml()["extension_module"]
-    folder = ROOT / Path(module).parent
-    double = ROOT / "tests" / "knime_double"
-    code = ("import sys, importlib; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
-            "from tests import knime_harness; importlib.import_module(sys.argv[3]); "
+    paths = [str(ROOT / Path(module).parent)] + ([str(ROOT / "tests" / "knime_double")] if kh.IS_DOUBLE else [])
+    code = ("import sys, importlib, json; sys.path[:0] = json.loads(sys.argv[1]); "
+            "from tests import knime_harness; importlib.import_module(sys.argv[2]); "
             "import knime.extension.nodes as n; print(sorted(x.name for x in n._nodes.values()))")
-    result = subprocess.run([sys.executable, "-c", code, str(folder), str(double), Path(module).name],
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(paths), Path(module).name],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert set(eval(result.stdout)) >= NODES
@@ -85,4 +91,69 @@ def test_the_configuration_port_type_is_shared_by_all_nodes() -> None:
     for name in ("Create Chat Completion", "Create Completion"):
         ports = nodes[name]
         assert ports.input_ports[0].type == CONFIG_PORT and ports.output_ports[1].type == CONFIG_PORT
-        assert ports.input_ports[1].type == knext.PortType.TABLE and ports.input_ports[1].optional
+        assert ports.input_ports[1].type == knext.PortType.TABLE and not ports.input_ports[1].optional
+
+
+def rendered(node: object) -> dict:
+    """The node's description as KNIME renders it from Markdown (KNIME's renderer, or the double's)."""
+    from knime.extension._markdown import KnimeMarkdownParser
+
+    return kh.describe(node, KnimeMarkdownParser())
+
+
+def all_html(description: dict) -> list[str]:
+    options = description["options"] + [o for tab in description["tabs"] for o in tab["options"]]
+    return ([description["full_description"]] + description["ports"] + [o["description"] for o in options]
+            + [tab["description"] for tab in description["tabs"]])
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_descriptions_render_with_no_markdown_left_over(name: str) -> None:
+    [node] = [n for n in registered() if n.name == name]
+    for html_text in all_html(rendered(node.node_factory())):
+        assert "```" not in html_text and "**" not in html_text
+        assert not re.search(r"(^|<p>)\s*- ", html_text, re.MULTILINE), html_text  # a bullet left as text
+
+
+@pytest.mark.parametrize("node_class, example", [(CreateChatCompletion, _CHAT_EXAMPLE),
+                                                 (CreateCompletion, _COMPLETION_EXAMPLE)])
+def test_the_template_example_is_a_code_block_and_the_sources_list_items(node_class: type, example: str) -> None:
+    full = rendered(node_class())["full_description"]
+    [block] = re.findall(r"<pre>(.*?)</pre>", full, re.DOTALL)
+    assert html.unescape(block).strip() == example
+    [sources, columns] = re.findall(r"<ul>(.*?)</ul>", full, re.DOTALL)
+    assert re.findall(r"<li><b>(.*?)</b>", sources) == ["Simple", "JSON template", "Body column"]
+    endpoint = node_class().endpoint
+    for column, _ in result_columns(endpoint, ResultFormat.PARSED, with_warning=True):
+        assert f"<i>{column}</i>" in columns, column  # every output column is explained
+
+
+@pytest.mark.skipif(kh.IS_DOUBLE, reason="compares the double's renderer with KNIME's own")
+def test_the_doubles_renderer_gives_knimes_html_for_our_descriptions() -> None:
+    import importlib.util
+
+    path = ROOT / "tests" / "knime_double" / "knime" / "extension" / "_markdown.py"
+    spec = importlib.util.spec_from_file_location("knime_double_markdown", path)
+    double = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(double)
+    for node in registered():
+        assert kh.describe(node.node_factory(), double.KnimeMarkdownParser()) == rendered(node.node_factory())
+
+
+def test_pixi_toml_pins_only_what_exists_for_knime_5_5() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    pixi = tomllib.loads((ROOT / "pixi.toml").read_text())
+    assert pixi["workspace"]["channels"] == ["knime", "conda-forge"]
+    deps = pixi["dependencies"]
+    # knime-python-versions starts with 5.6; these three exist as 5.5.0 on the knime channel
+    assert "knime-python-versions" not in deps
+    assert (deps["knime-extension"], deps["knime-python-base"]) == ("5.5.*", "5.5.*")
+    assert pixi["feature"]["build"]["dependencies"]["knime-extension-bundling"] == "5.5.*"
+    assert "--knime-build" not in pixi["feature"]["build"]["tasks"]["build"]["cmd"]
+
+
+def test_the_debug_config_names_this_extension() -> None:
+    data = knime_yml()
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    assert list(config) == [f"{data['group_id']}.{data['name']}"]
+    assert set(config[f"{data['group_id']}.{data['name']}"]) == {"src", "conda_env_path", "debug_mode"}

@@ -1,7 +1,8 @@
 """pandas/pyarrow <-> KNIME table conversion for the table double, mirroring KNIME's Arrow backend.
 
-A table is held as a ``pyarrow.Table`` whose first column is the RowID. Only the column types
-KNIME's Python integration accepts without JVM-registered value factories are allowed; anything
+A table is held as a ``pyarrow.Table`` whose first column is the RowID. Tables written from Python
+may hold the column types KNIME's Python integration accepts without JVM-registered value
+factories, plus KNIME's own ``knime.logical_type`` columns passed through from an input; anything
 else raises ``ValueError`` as the real backend does (float32 widens to double, categoricals decode).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
+from knime.api import _extension_type as ext
 from knime.api import schema as ks
 
 ROW_ID = "<RowID>"
@@ -30,16 +32,46 @@ def _generated_ids(n: int, first: int) -> List[str]:
     return [f"Row{first + i}" for i in range(n)]
 
 
-def _knime_type(pa_type: Any) -> ks.KnimeType:
-    """KNIME type for an Arrow type the backend accepts; ``ValueError`` for all others."""
+def _simple_types() -> dict:
     pa = _pa()
-    simple = {pa.int32(): ks.int32(), pa.int64(): ks.int64(), pa.float64(): ks.double(),
-              pa.string(): ks.string(), pa.bool_(): ks.bool_(), pa.null(): ks.null()}
+    return {pa.int32(): ks.int32(), pa.int64(): ks.int64(), pa.float64(): ks.double(),
+            pa.string(): ks.string(), pa.bool_(): ks.bool_(), pa.null(): ks.null()}
+
+
+def _knime_type(pa_type: Any) -> ks.KnimeType:
+    """KNIME type of an Arrow type of KNIME data: primitive value factories show as their plain
+    type, a generic list as a list, every other value factory as a ``LogicalType``.
+
+    Raises:
+        ValueError: a type KNIME tables cannot hold.
+    """
+    pa = _pa()
+    if isinstance(pa_type, ext.LogicalTypeExtensionType):
+        factory = ext.value_factory(pa_type)
+        if factory == ext.VOID:
+            return ks.null()
+        if factory == ext.GENERIC_LIST or factory in ext._PRIMITIVE:
+            return _knime_type(pa_type.storage_type)
+        return ks.LogicalType(pa_type.logical_type, _knime_type(pa_type.storage_type))
+    simple = {**_simple_types(), pa.large_binary(): ks.blob()}
     if pa_type in simple:
         return simple[pa_type]
-    if pa.types.is_list(pa_type) and pa_type.value_type in simple:
-        return ks.list_(simple[pa_type.value_type])
+    if pa.types.is_list(pa_type) or pa.types.is_large_list(pa_type):
+        return ks.list_(_knime_type(pa_type.value_type))
+    if pa.types.is_struct(pa_type):
+        return ks.struct(*(_knime_type(pa_type.field(i).type) for i in range(pa_type.num_fields)))
     raise ValueError(f"Data type '{pa_type}' is not supported in KNIME tables")
+
+
+def _is_simple(pa_type: Any) -> bool:
+    # extension types are not hashable, so they cannot be looked up in the dict
+    return not isinstance(pa_type, _pa().ExtensionType) and pa_type in _simple_types()
+
+
+def _writable(pa_type: Any) -> bool:
+    """Types KNIME's backend writes from Python: primitives, lists of them, KNIME's own types."""
+    return (_is_simple(pa_type) or isinstance(pa_type, ext.LogicalTypeExtensionType)
+            or _pa().types.is_list(pa_type) and _is_simple(pa_type.value_type))
 
 
 def _normalise_column(column: Any, name: str) -> Any:
@@ -53,13 +85,11 @@ def _normalise_column(column: Any, name: str) -> Any:
     if pa.types.is_list(t) and t.value_type == pa.float32():
         t = pa.list_(pa.float64())
         column = column.cast(t)
-    try:
-        _knime_type(t)
-    except ValueError:
+    if not _writable(t):
         raise ValueError(
             f"Data type '{t}' in column '{name}' is not supported in KNIME tables; "
             "convert it to int32/int64/double/string/bool or a list of those first."
-        ) from None
+        )
     return column
 
 
@@ -83,10 +113,19 @@ def finish(data: Any) -> Any:
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     names = data.schema.names
-    columns = [data.column(0)] + [
-        _normalise_column(data.column(i), names[i]) for i in range(1, len(names))
+    columns = [_unwrapped(data.column(0))] + [
+        _normalise_column(_unwrapped(data.column(i)), names[i]) for i in range(1, len(names))
     ]
     return pa.Table.from_arrays(columns, names=names).combine_chunks()
+
+
+def _unwrapped(column: Any) -> Any:
+    """A column with KNIME's primitive value-factory wrapping removed (as data from Java has it)."""
+    pa = _pa()
+    if isinstance(column, pa.ChunkedArray):
+        return pa.chunked_array([ext.unwrap_primitives(c) for c in column.chunks]) if column.num_chunks \
+            else column
+    return ext.unwrap_primitives(column)
 
 
 def from_pyarrow(data: Any, row_ids: str = "auto", first_row_id: int = 0) -> Any:
@@ -94,6 +133,8 @@ def from_pyarrow(data: Any, row_ids: str = "auto", first_row_id: int = 0) -> Any
     pa = _pa()
     _check_mode(row_ids, ROW_ID_MODES_TABLE)
     _check_constant_chunks(data)
+    if data.num_columns and isinstance(data.schema[0].type, ext.LogicalTypeExtensionType):
+        data = data.set_column(0, data.schema[0].name, _unwrapped(data.column(0)))  # a RowKey from KNIME
     first = data.schema[0] if data.num_columns else None
     if row_ids == "auto" and first is not None and first.name == ROW_ID:
         if pa.types.is_string(first.type):

@@ -1,9 +1,9 @@
 """Test double of ``knime.api.schema``: column types, ``Column``, ``Schema``, ``PortObjectSpec``.
 
 Written from the behaviour described in /work/shared/notes/knime-api.md and observed against the
-real module. Only what pure-Python nodes need is here: primitive, list and struct types, lazy
-column views, and the JSON form KNIME exchanges for table specs (a RowKey column first, primitive
-types wrapped in KNIME's value-factory logical types).
+real module at KNIME 5.5. Only what pure-Python nodes need is here: primitive, list, struct and
+logical (value-factory) types, lazy column views, and the JSON form KNIME exchanges for table
+specs (a RowKey column first, primitive types wrapped in KNIME's value-factory logical types).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ class KnimeType:
 
 @unique
 class PrimitiveTypeId(Enum):
-    """Primitive KNIME types; the values are the names KNIME shows (AP 5.6+ spelling)."""
+    """Primitive KNIME types; the values are the names KNIME 5.5 shows (5.6 renamed all but String)."""
 
-    INT = "Number (Integer)"
-    LONG = "Number (Long Integer)"
+    INT = "Number (integer)"
+    LONG = "Number (long)"
     STRING = "String"
-    DOUBLE = "Number (Float)"
-    BOOL = "Boolean"
+    DOUBLE = "Number (double)"
+    BOOL = "Boolean value"
     BLOB = "blob"
     NULL = "null"
 

@@ -1,9 +1,14 @@
 """Test double of ``knime.api.table``: ``Table`` and ``BatchOutputTable`` as KNIME's Arrow backend
 behaves during execute (RowIDs as a leading ``<RowID>`` string column, KNIME's type rules).
 
+Input tables hold KNIME's column types as KNIME sends them (see ``_extension_type``): ``schema``
+shows Date&Time, JSON and the like as ``LogicalType``s and ``to_pyarrow()`` keeps them in their
+Arrow extension type, while numbers, strings, booleans and lists of them come out plain.
+
 Differences kept on purpose: ``sentinel`` is not supported (raises ``NotImplementedError``);
-batches appended to a ``BatchOutputTable`` must share column names and types (KNIME's Java side
-rejects mismatches later, the double does it at ``append``).
+KNIME's Java side takes the batches of a ``BatchOutputTable`` only when they share one schema and
+every batch but the last has the first batch's row count: the double checks both at ``append``
+(so does the harness's stand-in for the Java sink when the real package runs).
 """
 
 from __future__ import annotations
@@ -291,11 +296,18 @@ class _ArrowBatchOutputTable(BatchOutputTable):
                 "Can only append batches of type knime.api.Table, pyarrow.Table, "
                 f"pyarrow.RecordBatch, pandas.DataFrame but got {type(batch)}"
             )
-        if self._batches and data.schema.remove(0) != self._batches[0].schema.remove(0):
-            raise ValueError(
-                "All batches must have the same column names and types; first batch has "
-                f"{self._batches[0].schema.remove(0)}, this one {data.schema.remove(0)}"
-            )
+        if self._batches:
+            first = self._batches[0]
+            if data.schema.remove(0) != first.schema.remove(0):
+                raise ValueError(
+                    "All batches must have the same column names and types; first batch has "
+                    f"{first.schema.remove(0)}, this one {data.schema.remove(0)}"
+                )
+            if self._batches[-1].num_rows < first.num_rows or data.num_rows > first.num_rows:
+                raise ValueError(
+                    f"Every batch but the last must have the first batch's {first.num_rows} rows; "
+                    f"got batches of {[b.num_rows for b in self._batches] + [data.num_rows]} rows"
+                )
         self._batches.append(data)
         self._num_rows += data.num_rows
 

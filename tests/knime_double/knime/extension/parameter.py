@@ -248,7 +248,8 @@ class EnumParameter(_BaseParameter):
 
 
 class ColumnParameter(_BaseParameter):
-    """Column name of the table at ``port_index``; ``None`` (no column) is stored as ``""``."""
+    """Column name of the table at ``port_index``. As in KNIME 5.5, no column is ``None`` in the
+    settings too, and ``""`` read from settings means none (5.9 stores ``""``)."""
 
     NONE = "<none>"
 
@@ -263,9 +264,6 @@ class ColumnParameter(_BaseParameter):
         self._schema_provider = schema_provider
         self._include_row_key = include_row_key
         self._include_none_column = include_none_column
-
-    def _to_dict(self, value: Any) -> Any:
-        return "" if value is None else value
 
     def _from_dict(self, value: Any) -> Any:
         return None if value == "" else value
